@@ -1,0 +1,1 @@
+"""Training the churn and activation models (tracked in MLflow)."""
