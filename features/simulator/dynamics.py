@@ -14,7 +14,7 @@ their last purchase, and whether they ever bought. Per day:
   ``E_BUY``: drifting users log in less and browse shorter *before* they stop
   buying;
 * at the end of the day an engaged user starts drifting with probability
-  1 - exp(-drift_hazard * youth(age) * (1 + FRUSTRATION_SWITCH * frustration))
+  1 - exp(-(drift_hazard * youth(age) + FRUSTRATION_HAZARD * frustration))
   (young accounts drift more easily); a drifting
   user's engagement falls by ``drift_speed`` a day; an engaged user's reverts
   to its base; a user who never bought loses NEWCOMER_DECAY a day on top;
@@ -34,15 +34,15 @@ GAMMA = 2.5  # steepness of purchase response to engagement
 E_BUY = -1.0  # engagement at which purchase intensity is halved
 E_MIN = -6.0  # floor of engagement
 REVERSION = 0.1  # daily reversion of an engaged user's engagement to its base
-NEWCOMER_DECAY = 0.045  # daily loss of engagement of a user who never bought
+NEWCOMER_DECAY = 0.15  # daily loss of engagement of a user who never bought
 NEWCOMER_DAYS = 10.0  # time scale of a new user's curiosity boost
 FRUSTRATION_DECAY = 0.92
-FRUSTRATION_SWITCH = 4.0
+FRUSTRATION_HAZARD = 0.03  # extra daily drift hazard per unit of frustration
 RECOVERY_PROBABILITY = 0.35  # a purchase pulls a drifting user back
 RECOVERY_BUMP = 0.6
 PURCHASE_BUMP = 0.05
 LATE_FRUSTRATION = 1.0
-LATE_ENGAGEMENT_HIT = 0.3
+LATE_ENGAGEMENT_HIT = 0.5
 REFUND_FRUSTRATION = 0.5
 SLEEPING_DOG_FRUSTRATION = 1.0  # a coupon annoys a "sleeping dog" user
 YOUTH_DRIFT = 4.0  # young accounts are not yet in the habit: drifting is this much likelier...
@@ -82,7 +82,7 @@ def regime_free_intensity(
 def switch_probability(frustration: np.ndarray, drift_hazard: np.ndarray, age: np.ndarray) -> np.ndarray:
     """Probability that an engaged user starts drifting at the end of a day, ``age`` days after signup."""
     youth = 1.0 + YOUTH_DRIFT * np.exp(-np.maximum(age, 0) / YOUTH_DAYS)
-    return -np.expm1(-drift_hazard * youth * (1.0 + FRUSTRATION_SWITCH * frustration))
+    return -np.expm1(-(drift_hazard * youth + FRUSTRATION_HAZARD * frustration))
 
 
 def drift_rate(drift_speed: np.ndarray, bought: np.ndarray) -> np.ndarray:

@@ -16,9 +16,9 @@ IN_WINDOW_SHARE_MAX = 0.8
 TOURIST_SHARE = 0.5
 TOURIST_ENGAGEMENT = -2.4
 # After a first purchase many users lose interest (a trial purchase): they start drifting.
-TRIAL_DRIFT = (0.6, 0.95)  # probability for regular users, for tourists
+TRIAL_DRIFT = (0.7, 0.95)  # probability for regular users, for tourists
 FREQUENCY_SIGMA = 0.8  # spread of how often users buy relative to their categories' cycle
-RATE_SCALE = 9.0
+RATE_SCALE = 15.0
 TAU_SHARE = 0.3  # the need to buy again builds up over this share of the cycle
 
 

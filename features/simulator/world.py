@@ -51,7 +51,7 @@ CITY_TIER_SHARE = np.array([0.22, 0.30, 0.26, 0.22])
 # Lower-tier cities grow faster: their share of new signups rises over time.
 CITY_TIER_GROWTH = np.array([0.0, 0.2, 0.6, 0.9])  # extra log-weight per year
 CITY_TIER_SPEND = np.array([1.35, 1.1, 0.9, 0.75])
-CITY_TIER_LATE = np.array([0.03, 0.05, 0.08, 0.11])  # late-delivery probability
+CITY_TIER_LATE = np.array([0.02, 0.035, 0.055, 0.08])  # late-delivery probability
 
 REGIONS = ("east", "south", "north", "central", "southwest", "northwest", "northeast")
 REGION_SHARE = np.array([0.28, 0.2, 0.16, 0.13, 0.11, 0.06, 0.06])
