@@ -237,6 +237,14 @@ def is_text(dtype: dt.DataType) -> bool:
     return dtype.is_string() or dtype.is_uuid()
 
 
+def is_timestamp(dtype: dt.DataType) -> bool:
+    """Whether a source column of type ``dtype`` holds timestamps or dates, with or without time zone."""
+    if dtype.is_unknown():
+        # ibis 12 does not know DuckDB's TIMESTAMPTZ_NS (pandas' tz-aware datetime64[ns] in Parquet).
+        return dtype.raw_type.sql("duckdb").upper().startswith("TIMESTAMP")
+    return dtype.is_timestamp() or dtype.is_date()
+
+
 def is_numeric(dtype: dt.DataType) -> bool:
     """Whether a source column of type ``dtype`` holds numbers (not booleans)."""
     return dtype.is_numeric() and not dtype.is_boolean()
@@ -244,7 +252,7 @@ def is_numeric(dtype: dt.DataType) -> bool:
 
 def _to_timestamp(column: ir.Value) -> ir.Value:
     dtype = column.type()
-    if dtype.is_timestamp() or dtype.is_date():
+    if is_timestamp(dtype):
         return column.cast(TIMESTAMP)
     if is_text(dtype):
         return column.cast(STRING).try_cast(_TIMESTAMP_UTC).cast(TIMESTAMP)
@@ -296,6 +304,8 @@ def _prepare_session(con: DuckDBBackend) -> None:
     """Set the DuckDB session up for reading datasets: UTC, and TRY_CAST that never throws."""
     # Text without an offset and timestamptz -> timestamp casts follow the session time zone.
     con.raw_sql("SET TimeZone = 'UTC'")
+    # The command line draws its own progress; DuckDB's bar would interleave with it.
+    con.raw_sql("SET enable_progress_bar = false")
     # DuckDB 2.0's type_pushdown optimizer turns TRY_CAST over read_csv into a strict cast in
     # the CSV reader, which then fails on the first bad cell (duckdb/duckdb#23818).
     if con.raw_sql("SELECT 1 FROM duckdb_optimizers() WHERE name = 'type_pushdown'").fetchall():

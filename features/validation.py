@@ -25,6 +25,7 @@ from features.dataset import (
     integer_text,
     is_numeric,
     is_text,
+    is_timestamp,
     open_dataset,
     whole,
 )
@@ -177,7 +178,7 @@ def _type_checks(ds: Dataset, name: str, spec: ColumnSpec, raw: ir.Value, value:
     dtype = raw.type()
     text_source = ds.formats[name] == CSV
     if spec.kind is Kind.TIMESTAMP:
-        if dtype.is_timestamp() or dtype.is_date():
+        if is_timestamp(dtype):
             return []
         if is_text(dtype):
             return [
@@ -246,7 +247,8 @@ def _range_check(spec: ColumnSpec, value: ir.Value) -> _RowCheck:
     low, high = spec.min_value, spec.max_value
     if low is not None and high is not None:
         bad = (value < low) | (value > high)
-        one, rule = f"value outside {_number(low)} to {_number(high)}", f"values must be between {_number(low)} and {_number(high)}"
+        one = f"value outside {_number(low)} to {_number(high)}"
+        rule = f"values must be between {_number(low)} and {_number(high)}"
     elif low is not None:
         bad = value < low
         one = "negative value" if low == 0 else f"value below {_number(low)}"
@@ -284,7 +286,10 @@ def _duplicates(raw: ir.Table, label: str, name: str, column: str, value: ir.Val
     count = duplicated.count().to_pyarrow().as_py()
     examples = duplicated.order_by(column).limit(MAX_EXAMPLES)[column].to_pyarrow().to_pylist()
     what = "id that occurs" if count == 1 else "ids that occur"
-    return f"{label}: {name}.{column} has {count} {what} more than once{_shown(examples)}; {name}.{column} must be unique"
+    return (
+        f"{label}: {name}.{column} has {count} {what} more than once{_shown(examples)}; "
+        f"{name}.{column} must be unique"
+    )
 
 
 def _id_mismatch(ds: Dataset, name: str, spec: ColumnSpec) -> str | None:
