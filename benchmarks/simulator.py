@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=max(Console().width, 130))
     with console.status("baseline: one user at a time"):
         baseline = _baseline(BASELINE_USERS, BASELINE_DAYS)
     table = Table(title=f"simulator (baseline: per-user loop, {baseline:,.0f} user-days/s)")

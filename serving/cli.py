@@ -65,7 +65,7 @@ def _summary_table(summary) -> Table:
     for row in summary.tables:
         table.add_row(
             row.name,
-            row.file,
+            Path(row.file).name,
             f"{row.rows:,}",
             f"{row.first:%Y-%m-%d %H:%M}" if row.first is not None else "",
             f"{row.last:%Y-%m-%d %H:%M}" if row.last is not None else "",

@@ -37,7 +37,7 @@ REVERSION = 0.1  # daily reversion of an engaged user's engagement to its base
 NEWCOMER_DECAY = 0.15  # daily loss of engagement of a user who never bought
 NEWCOMER_DAYS = 10.0  # time scale of a new user's curiosity boost
 FRUSTRATION_DECAY = 0.92
-FRUSTRATION_HAZARD = 0.03  # extra daily drift hazard per unit of frustration
+FRUSTRATION_HAZARD = 0.025  # extra daily drift hazard per unit of frustration
 RECOVERY_PROBABILITY = 0.35  # a purchase pulls a drifting user back
 RECOVERY_BUMP = 0.6
 PURCHASE_BUMP = 0.05
@@ -45,7 +45,8 @@ LATE_FRUSTRATION = 1.0
 LATE_ENGAGEMENT_HIT = 0.5
 REFUND_FRUSTRATION = 0.5
 SLEEPING_DOG_FRUSTRATION = 1.0  # a coupon annoys a "sleeping dog" user
-YOUTH_DRIFT = 4.0  # young accounts are not yet in the habit: drifting is this much likelier...
+TRIAL_ENGAGEMENT_DROP = 0.6  # a trial buyer's interest falls right after the first purchase
+YOUTH_DRIFT = 6.0  # young accounts are not yet in the habit: drifting is this much likelier...
 YOUTH_DAYS = 60.0  # ...fading over this many days after signup
 
 

@@ -173,6 +173,8 @@ def emit_chunk(
     refunded = is_purchase & (o_rank == 0) & hist.refund[o_user, o_day]
     late = is_purchase & (o_rank == 0) & hist.late[o_user, o_day]
     o_time = s_start[o_session] + (0.9 * s_duration[o_session] * US).astype(np.int64) + o_rank * 60 * US
+    # An order belongs to its simulated day (labels and ground truth count days): never past midnight.
+    o_time = np.minimum(o_time, day_start[o_day] + DAY_US - 1 - (per_order_cell.max(initial=1) - o_rank) * US)
     category = _choice(rng, pop.preference[o_user])
     log_amount = (
         np.log(world.CATEGORY_PRICE[category] * pop.spend[o_user] * calendar.basket[o_day])

@@ -107,6 +107,7 @@ def step_day(
         + recover * dyn.RECOVERY_BUMP
         + buyers * dyn.PURCHASE_BUMP
         - late * dyn.LATE_ENGAGEMENT_HIT
+        - trial * dyn.TRIAL_ENGAGEMENT_DROP
     )
     state.frustration = state.frustration + late * dyn.LATE_FRUSTRATION + refund * dyn.REFUND_FRUSTRATION
     state.since = np.where(buyers, 0.0, state.since)

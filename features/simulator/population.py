@@ -127,7 +127,7 @@ def draw_population(rng: np.random.Generator, n: int, days: int) -> Population:
     frequency = np.exp(rng.normal(0.0, FREQUENCY_SIGMA, n) + 0.25 * value)
     purchase_rate = RATE_SCALE * frequency / cycle
     drift_hazard = (
-        (1.0 / 1200.0)
+        (1.0 / 2500.0)
         * world.CHANNEL_DRIFT[channel]
         * world.MEMBER_TIER_DRIFT[member_tier]
         * np.exp(rng.normal(0.0, 0.6, n) - 0.2 * value)
@@ -165,8 +165,8 @@ def initial_state(rng: np.random.Generator, pop: Population) -> State:
     n = len(pop)
     age = np.maximum(-pop.signup_day, 0).astype(float)
     existing = pop.signup_day < 0
-    bought = existing & (rng.random(n) < 0.78)
-    drifting = bought & (rng.random(n) < 0.15)
+    bought = existing & (rng.random(n) < 0.9)
+    drifting = bought & (rng.random(n) < 0.05)
     fallen = rng.uniform(0.0, 4.0, n)
     engagement = pop.base_engagement + rng.normal(0.0, 0.2, n)
     engagement = np.where(drifting, engagement - fallen, engagement)

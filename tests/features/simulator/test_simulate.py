@@ -197,3 +197,21 @@ def test_refuses_to_overwrite_without_permission(tmp_path):
         simulate(SimulationConfig(users=200, days=40), out)
     assert (out / "keep.txt").read_text() == "mine"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_every_row_is_inside_the_window(simulated):
+    """Nothing happens after the last simulated day (orders stay on their simulated day)."""
+    end = pd.Timestamp(CONFIG.end + dt.timedelta(days=1), tz="UTC")
+    start = pd.Timestamp(CONFIG.start, tz="UTC")
+    for table, column in (
+        (C.ORDERS, C.Orders.ORDERED_AT),
+        (C.EVENTS, C.Events.EVENT_AT),
+        (C.TICKETS, C.Tickets.CREATED_AT),
+        (C.REVIEWS, C.Reviews.CREATED_AT),
+        (C.COUPONS, C.Coupons.ISSUED_AT),
+    ):
+        times = pd.read_parquet(simulated / f"{table}.parquet", columns=[column])[column]
+        assert times.min() >= start and times.max() < end, table
+    users = pd.read_parquet(simulated / "users.parquet")
+    orders = pd.read_parquet(simulated / "orders.parquet").merge(users, on=C.Users.USER_ID)
+    assert (orders[C.Orders.ORDERED_AT] >= orders[C.Users.SIGNUP_AT]).all()
