@@ -19,7 +19,7 @@ from features.asof import AsOf, cutoff
 from features.catalog import BY_NAME, FEATURES, USER_ID, ZERO_WHEN_NOTHING, FeatureKind
 from features.engagement import coupon_features, review_features, ticket_features
 from features.purchases import FIRST_ORDER_AT, purchase_features
-from features.window import Cut, join_users, visible
+from features.window import SECONDS_PER_DAY, Cut, epoch_seconds, join_users, visible
 
 PROFILE = (C.Users.MEMBER_TIER, C.Users.CITY_TIER, C.Users.REGION, C.Users.CHANNEL)
 
@@ -54,9 +54,8 @@ def feature_expression(tables: Mapping[str, ir.Table], as_of: AsOf, users: ir.Ta
     out = base
     for family in families:
         out = join_users(out, family, USER_ID)
-    first = out[FIRST_ORDER_AT].epoch_seconds().cast("float64")
-    signup = out["_signup_at"].epoch_seconds().cast("float64")
-    out = out.mutate(days_signup_to_first_order=(first - signup) / 86_400.0)
+    first, signup = epoch_seconds(out[FIRST_ORDER_AT]), epoch_seconds(out["_signup_at"])
+    out = out.mutate(days_signup_to_first_order=(first - signup) / SECONDS_PER_DAY)
     fills = {name: 0 for name in out.columns if name in BY_NAME and BY_NAME[name].kind is FeatureKind.COUNT}
     fills |= {name: 0.0 for name in ZERO_WHEN_NOTHING if name in out.columns}
     out = out.mutate(**{name: out[name].fill_null(value) for name, value in fills.items()})
@@ -69,19 +68,22 @@ def to_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
     Rows are sorted by user_id. Category levels are the sorted observed values.
     """
-    present = [f for f in FEATURES if f.name in frame.columns]
-    out = pd.DataFrame({USER_ID: frame[USER_ID].to_numpy()})
-    for f in present:
+    data: dict[str, object] = {USER_ID: frame[USER_ID].to_numpy()}
+    for f in FEATURES:
+        if f.name not in frame.columns:
+            continue
         col = frame[f.name]
         if f.kind is FeatureKind.COUNT:
-            out[f.name] = col.fillna(0).astype("int64").to_numpy()
+            data[f.name] = col.fillna(0).to_numpy(dtype="int64")
         elif f.kind is FeatureKind.NUMBER:
-            out[f.name] = pd.to_numeric(col, errors="coerce").astype("float64").to_numpy()
+            data[f.name] = col.to_numpy(dtype="float64", na_value=np.nan)
         else:
-            values = col.astype("object").where(col.notna(), None)
+            values = col.to_numpy(dtype=object, na_value=None)
             levels = sorted({v for v in values if v is not None})
-            out[f.name] = pd.Categorical(values, categories=levels)
-    out = out.sort_values(USER_ID, kind="stable").reset_index(drop=True)
+            data[f.name] = pd.Categorical(values, categories=levels)
+    out = pd.DataFrame(data)
+    if not out[USER_ID].is_monotonic_increasing:
+        out = out.sort_values(USER_ID, kind="stable", ignore_index=True)
     return out
 
 

@@ -9,12 +9,16 @@ import ibis
 import ibis.expr.types as ir
 
 SECONDS_PER_DAY = 86_400.0
-EPOCH = dt.datetime(1970, 1, 1)
 
 
 @dataclass(frozen=True)
 class Cut:
-    """The cutoff as Python and Ibis values: rows with ``ts < at`` are visible."""
+    """The cutoff: rows with ``ts < at`` are visible.
+
+    Every window bound and elapsed time is derived *in the expression* from a
+    single cutoff scalar, so a compiled query can take the cutoff as a
+    parameter (see :mod:`features.online`).
+    """
 
     at: dt.datetime
 
@@ -22,25 +26,26 @@ class Cut:
     def literal(self) -> ir.TimestampScalar:
         return ibis.literal(self.at, type="timestamp")
 
-    @property
-    def epoch(self) -> float:
-        return (self.at - EPOCH).total_seconds()
-
-    def since(self, days: float) -> ir.TimestampScalar:
+    def since(self, days: int) -> ir.TimestampScalar:
         """The start of the window of ``days`` days ending at the cutoff."""
-        return ibis.literal(self.at - dt.timedelta(days=days), type="timestamp")
+        return self.literal - ibis.interval(days=days)
 
-    def within(self, ts: ir.TimestampValue, days: float) -> ir.BooleanValue:
+    def within(self, ts: ir.TimestampValue, days: int) -> ir.BooleanValue:
         """``ts`` falls in the last ``days`` days (rows are already < cutoff)."""
         return ts >= self.since(days)
 
-    def between(self, ts: ir.TimestampValue, newer_days: float, older_days: float) -> ir.BooleanValue:
+    def between(self, ts: ir.TimestampValue, newer_days: int, older_days: int) -> ir.BooleanValue:
         """``ts`` falls in ``[cutoff - older_days, cutoff - newer_days)``."""
         return (ts >= self.since(older_days)) & (ts < self.since(newer_days))
 
     def days_since(self, ts: ir.TimestampValue) -> ir.FloatingValue:
         """Elapsed days from ``ts`` to the cutoff (to the second; same on every engine)."""
-        return (ibis.literal(self.epoch) - ts.epoch_seconds().cast("float64")) / SECONDS_PER_DAY
+        return (epoch_seconds(self.literal) - epoch_seconds(ts)) / SECONDS_PER_DAY
+
+
+def epoch_seconds(ts: ir.TimestampValue) -> ir.FloatingValue:
+    """Whole seconds since 1970 (engines disagree on fractions of a second, so they are dropped)."""
+    return ts.truncate("s").epoch_seconds().cast("float64")
 
 
 def visible(table: ir.Table, column: str, cut: Cut) -> ir.Table:

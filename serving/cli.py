@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -22,7 +23,7 @@ from features.errors import ChurnError
 
 app = typer.Typer(
     name="churn",
-    help="Churn prediction and retention: simulate and validate datasets (features, training and scoring follow).",
+    help="Churn prediction and retention: simulate and validate datasets, build point-in-time features.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -88,6 +89,48 @@ def validate(data: DataOption) -> None:
         raise _fail(e) from None
     out.print(_summary_table(summary))
     out.print(f"[green]ok[/]: {data} follows the data contract")
+
+
+class Engine(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+def _tables(dataset, engine: Engine):
+    """Contract tables on the chosen engine (Spark reads the same Parquet files)."""
+    if engine is Engine.duckdb:
+        return {name: dataset.table(name) for name in dataset.tables}
+    from features.spark import local_session, spark_tables
+
+    return spark_tables(dataset, local_session())
+
+
+@app.command()
+def features(
+    data: DataOption,
+    as_of: Annotated[str, typer.Option("--as-of", help="Date (end of that day, UTC) or ISO timestamp; nothing after it is read.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Output file, .parquet or .csv: one row per user.")],
+    engine: Annotated[Engine, typer.Option(help="Where to compute: embedded DuckDB or Spark (local mode).")] = Engine.duckdb,
+) -> None:
+    """Build the point-in-time feature table of every user signed up by --as-of."""
+    from features.asof import parse_as_of
+    from features.build import compute_features
+    from features.files import check_destination, write_frame
+    from features.validation import load_dataset
+
+    started = time.perf_counter()
+    try:
+        parse_as_of(as_of)
+        check_destination(out_file)
+        with err.status(f"validating {data}"):
+            dataset = load_dataset(data)
+        with err.status(f"computing features as of {as_of} on {engine.value}"):
+            frame = compute_features(_tables(dataset, engine), as_of)
+        write_frame(frame, out_file)
+    except ChurnError as e:
+        raise _fail(e) from None
+    seconds = time.perf_counter() - started
+    out.print(f"{len(frame):,} users x {frame.shape[1] - 1} features as of {as_of} ({engine.value}) in {seconds:.1f} s -> {out_file}")
 
 
 def _simulate(users: int, days: int, start: dt.date, seed: int, out_dir: Path, overwrite: bool):

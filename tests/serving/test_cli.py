@@ -81,3 +81,50 @@ def test_broken_dataset_gives_one_line_per_problem_and_exit_2(tmp_path, small_da
     assert any("orders" in line for line in lines)
     assert any("user_id" in line and "unique" in line for line in lines)
     assert result.stdout == ""
+
+
+def test_features_writes_one_row_per_user(small_dataset, tmp_path):
+    out = tmp_path / "features.parquet"
+    result = runner.invoke(app, ["features", "--data", str(small_dataset), "--as-of", "2025-03-31", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_parquet(out)
+    users = pd.read_parquet(small_dataset / "users.parquet")
+    expected = users.loc[users["signup_at"] < pd.Timestamp("2025-04-01", tz="UTC"), "user_id"].sort_values()
+    assert frame["user_id"].tolist() == expected.tolist()
+    assert frame.columns[0] == "user_id" and frame.shape[1] > 60
+    assert f"{len(frame):,} users x {frame.shape[1] - 1} features" in result.stdout
+
+
+def test_features_on_users_and_orders_only(small_dataset, tmp_path):
+    minimal = tmp_path / "minimal"
+    minimal.mkdir()
+    for name in ("users", "orders"):
+        (minimal / f"{name}.parquet").write_bytes((small_dataset / f"{name}.parquet").read_bytes())
+    out = tmp_path / "features.csv"
+    result = runner.invoke(app, ["features", "--data", str(minimal), "--as-of", "2025-03-31", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert {"days_since_last_order", "order_gap_median", "spend_90d", "main_category"} <= set(frame.columns)
+    assert not any(c.startswith(("events_", "logins_", "coupons_")) for c in frame.columns)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--as-of", "2025-02-30"], "as_of '2025-02-30' is not a date"),
+        (["--as-of", "2025-03-31", "--engine", "pandas"], "--engine"),
+    ],
+)
+def test_features_bad_options(small_dataset, tmp_path, args, message):
+    out = tmp_path / "f.parquet"
+    result = _churn("features", "--data", str(small_dataset), "--out", str(out), *args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_features_bad_destination_fails_before_work(small_dataset, tmp_path):
+    result = _churn("features", "--data", str(small_dataset), "--as-of", "2025-03-31", "--out", str(tmp_path / "f.xlsx"))
+    assert result.returncode == 2
+    assert "unknown format '.xlsx'" in result.stderr
+    assert list(tmp_path.iterdir()) == []
