@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import duckdb
 import ibis
 import pandas as pd
+import pyarrow as pa
 
 from features import contract as C
 from features.asof import AsOf, cutoff
@@ -33,7 +34,7 @@ class OnlineFeatures:
     """Compiled feature query for tables with the given schemas.
 
     schemas: table name -> Ibis schema of its contract form (``Dataset.table(name).schema()``);
-    ``users`` and ``orders`` are required. Thread-safe; each call uses its own cursor.
+    ``users`` and ``orders`` are required. Thread-safe: each thread has its own connection.
     """
 
     def __init__(self, schemas: Mapping[str, ibis.Schema]) -> None:
@@ -49,25 +50,47 @@ class OnlineFeatures:
         self.sql = sql.replace(_SENTINEL_SQL, f"getvariable('{_VARIABLE}')")
         if "1901" in self.sql:
             raise RuntimeError("compiled feature SQL still holds a sentinel-derived literal")
-        self._con = duckdb.connect()
-        self._con.execute("SET TimeZone = 'UTC'")
-        self._con.execute("SET threads = 1")
-        # A request holds a few rows: planning a 60-feature query costs more than running it,
-        # and the optimizer does not change results, only speed on large inputs.
-        self._con.execute("PRAGMA disable_optimizer")
-        self._lock = threading.Lock()
+        self._arrow_schemas = {name: schema.to_pyarrow() for name, schema in self.schemas.items()}
+        self._database = duckdb.connect()
+        self._local = threading.local()
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection (settings are per connection, so each gets them)."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._database.cursor()
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute("SET threads = 1")
+            # A request holds a few rows: planning a 60-feature query costs more than running it,
+            # and the optimizer changes only speed on large inputs, never results.
+            con.execute("PRAGMA disable_optimizer")
+            self._local.con = con
+        return con
 
     def _frames(self, frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         out = {}
         for name, schema in self.schemas.items():
             frame = frames.get(name)
             if frame is None:
-                frame = pd.DataFrame({c: pd.Series(dtype=t.to_pandas()) for c, t in schema.items()})
+                frame = self._arrow_schemas[name].empty_table().to_pandas()
             missing = [c for c in schema.names if c not in frame.columns]
             if missing:
                 raise ConfigError(f"{name}: missing column {', '.join(missing)}")
             out[name] = frame[list(schema.names)]
         return out
+
+    def _arrow(self, name: str, frame: pd.DataFrame) -> pa.Table:
+        """``frame`` as an Arrow table of the contract types; a bad value names its table and column."""
+        schema = self._arrow_schemas[name]
+        try:
+            return pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            for field in schema:
+                try:
+                    pa.array(frame[field.name], type=field.type, from_pandas=True)
+                except (pa.ArrowInvalid, pa.ArrowTypeError):
+                    raise ConfigError(f"{name}.{field.name}: values are not {field.type}") from None
+            raise
 
     def compute(self, frames: Mapping[str, pd.DataFrame], as_of: AsOf) -> pd.DataFrame:
         """Features at ``as_of`` for the users in ``frames['users']``.
@@ -77,13 +100,13 @@ class OnlineFeatures:
         Returns the same columns and dtypes as :func:`features.build.compute_features`.
         """
         cut = cutoff(as_of)
-        with self._lock:
-            cursor = self._con.cursor()
+        con = self._connection()
+        con.execute(f"SET VARIABLE {_VARIABLE} = TIMESTAMP '{cut.isoformat(sep=' ')}'")
+        for name, frame in self._frames(frames).items():
+            con.register(name, self._arrow(name, frame))
         try:
-            cursor.execute(f"SET VARIABLE {_VARIABLE} = TIMESTAMP '{cut.isoformat(sep=' ')}'")
-            for name, frame in self._frames(frames).items():
-                cursor.register(name, frame)
-            result = cursor.execute(self.sql).df()
+            result = con.execute(self.sql).df()
         finally:
-            cursor.close()
+            for name in self.schemas:
+                con.unregister(name)
         return to_frame(result)

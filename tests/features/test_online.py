@@ -76,3 +76,17 @@ def test_missing_required_table_or_column_is_a_clear_error(dataset):
     rows[C.ORDERS] = rows[C.ORDERS].drop(columns=[C.Orders.AMOUNT])
     with pytest.raises(ConfigError, match="orders: missing column amount"):
         online.compute(rows, AS_OF)
+
+
+def test_absent_optional_table_and_wrong_type(dataset):
+    batch = compute_features(dataset, AS_OF)
+    online = OnlineFeatures({name: t.schema() for name, t in dataset.items()})
+    quiet = (batch["coupons_received_90d"] == 0) & (batch["reviews_all"] == 0) & (batch["orders_all"] > 0)
+    user = batch.loc[quiet, USER_ID].iloc[0]
+    rows = _rows(dataset, [user])
+    del rows[C.COUPONS], rows[C.REVIEWS]  # the request simply has none
+    _compare(online.compute(rows, AS_OF), batch[batch[USER_ID] == user].reset_index(drop=True))
+    rows[C.ORDERS] = rows[C.ORDERS].astype({C.Orders.AMOUNT: object})
+    rows[C.ORDERS].loc[rows[C.ORDERS].index[:1], C.Orders.AMOUNT] = "ten"
+    with pytest.raises(ConfigError, match=r"orders\.amount: values are not double"):
+        online.compute(rows, AS_OF)
