@@ -333,7 +333,7 @@ def demo(
     days: Annotated[int, typer.Option(help="Days in the demo dataset.")] = 365,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """The main job on embedded defaults: simulate a dataset (reused if it exists), validate it, summarise it."""
+    """The main job on embedded defaults: simulate a dataset (reused if it exists), validate it, train and report."""
     from features.simulator.config import DEFAULT_START, SimulationConfig
     from features.simulator.run import MANIFEST
     from features.validation import load_dataset
@@ -349,19 +349,49 @@ def demo(
             out.print(f"simulated {users:,} users over {days} days in {seconds:.1f} s")
         dataset = load_dataset(data)
         out.print(_summary_table(dataset.summary()))
+        # Train as of the day whose validation snapshot is the last month-end with ground truth.
+        import json
+
+        truth_dates = json.loads(manifest.read_text())["truth_dates"]
+        as_of = dt.date.fromisoformat(truth_dates[-1]) + dt.timedelta(days=30)
+        uri = _tracking()
+        from training.pipeline import TrainConfig
+        from training.pipeline import train as run_training
+
+        with err.status("training") as status:
+            result = run_training(dataset, TrainConfig(as_of=as_of), progress=lambda message: status.update(message))
     except ChurnError as e:
         raise _fail(e) from None
-    out.print(f"next: .venv/bin/churn validate --data {data}")
+    for r in result.results:
+        truth = f"; best possible {r.truth['truth_roc_auc']:.4f} (ratio {r.truth['auc_ratio_to_truth']:.3f})" if r.truth else ""
+        out.print(
+            f"{r.task} model v{r.version}: out-of-time ROC-AUC {r.metrics['roc_auc']:.4f}, ECE {r.metrics['ece']:.4f}{truth}; "
+            f"{r.decision.reason}"
+        )
+    for line in result.skipped:
+        out.print(line)
+    reports = Path("data/reports")
+    for r in result.results:
+        import mlflow
+
+        target = reports / r.run_id
+        target.mkdir(parents=True, exist_ok=True)
+        path = mlflow.artifacts.download_artifacts(run_id=r.run_id, artifact_path="report.html", dst_path=str(target))
+        out.print(f"{r.task} report: {Path(path).resolve()}")
+    out.print(f"MLflow: {uri}  (mlflow ui --backend-store-uri {uri})")
 
 
 def _same_config(manifest: Path, wanted) -> bool:
+    """Whether the dataset described by ``manifest`` was simulated by this simulator with these settings."""
     import json
 
+    from features.simulator.run import SIMULATOR_VERSION
+
     try:
-        recorded = json.loads(manifest.read_text())["config"]
-    except (OSError, ValueError, KeyError):
+        recorded = json.loads(manifest.read_text())
+    except (OSError, ValueError):
         return False
-    return recorded == json.loads(wanted.model_dump_json())
+    return recorded.get("simulator_version") == SIMULATOR_VERSION and recorded.get("config") == json.loads(wanted.model_dump_json())
 
 
 def main() -> None:

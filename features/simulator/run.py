@@ -24,6 +24,8 @@ TRUTH_CHURN = "churn"
 TRUTH_COUPON_EFFECT = "coupon_effect"
 TRUTH_USERS = "users"
 MANIFEST = "simulation.json"
+# Bumped whenever the simulated behaviour changes, so that a cached dataset is not reused by mistake.
+SIMULATOR_VERSION = 3
 
 # Ground-truth column names (not part of the data contract).
 AS_OF = "as_of"
@@ -174,6 +176,7 @@ def simulate(
     truths.close()
     dates = tuple(config.start + dt.timedelta(days=t) for t in truth_days(config))
     manifest = {
+        "simulator_version": SIMULATOR_VERSION,
         "config": json.loads(config.model_dump_json()),
         "rows": data.rows,
         "truth_dates": [d.isoformat() for d in dates],
