@@ -35,6 +35,9 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.simulator
+	$(BIN)/python -m benchmarks.features
+	$(BIN)/python -m benchmarks.online_features
+	$(BIN)/python -m benchmarks.training
 
 # Re-resolve the pinned versions (exact versions and hashes, no download addresses).
 lock:
