@@ -125,3 +125,34 @@ def test_estimator_is_sklearn_compatible():
 
     model = ChurnClassifier(num_leaves=7, seed=3)
     assert clone(model).get_params() == model.get_params()
+
+
+def _write_minimal(dataset, root, signup_is_first_order: bool):
+    """users + orders only; optionally every user's signup moved to their first order."""
+    import pathlib
+
+    root = pathlib.Path(root)
+    root.mkdir()
+    users = dataset.table("users").to_pandas()
+    orders = dataset.table("orders").to_pandas()
+    if signup_is_first_order:
+        first = orders.groupby("user_id")["ordered_at"].min()
+        users = users[users["user_id"].isin(first.index)].copy()
+        users["signup_at"] = users["user_id"].map(first)
+    users.to_parquet(root / "users.parquet", index=False)
+    orders.to_parquet(root / "orders.parquet", index=False)
+    return load_dataset(root)
+
+
+@pytest.mark.parametrize("signup_is_first_order", [False, True], ids=["users-and-orders", "signup-at-first-order"])
+def test_trains_on_users_and_orders_only(store, dataset, tmp_path, signup_is_first_order):
+    minimal = _write_minimal(dataset, tmp_path / "minimal", signup_is_first_order)
+    result = train(minimal, TrainConfig(as_of=AS_OF, snapshots=4, max_rounds=200, experiment="minimal"))
+    churn = result.results[0]
+    assert churn.metrics["roc_auc"] > churn.baselines["recency"]["roc_auc"] - 0.01
+    assert churn.metrics["roc_auc"] > 0.85
+    features = MlflowClient().get_run(churn.run_id).data.params["features"]
+    assert 15 < int(features) < 40  # order and profile features only
+    if signup_is_first_order:
+        # Nobody is a new user who has not bought yet: the activation population is empty.
+        assert result.skipped and "activation" in result.skipped[0]
