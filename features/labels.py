@@ -58,12 +58,8 @@ def churn_labels(
     lookback_days: int = DEFAULT_LOOKBACK_DAYS,
 ) -> ir.Table:
     """The churn population with ``label`` = 1 if no purchase in ``(as_of, as_of + horizon_days]``."""
-    cut = cutoff(as_of)
     population = churn_population(tables, as_of, lookback_days)
-    future = _purchases_between(tables[C.ORDERS], cut, cut + dt.timedelta(days=horizon_days))
-    bought = future.select(USER_ID).distinct().mutate(_bought=ibis.literal(1))
-    joined = population.left_join(bought, population[USER_ID] == bought[USER_ID])
-    return joined.select(population[USER_ID], **{LABEL: joined["_bought"].isnull().cast("int8")})
+    return _label_future_purchase(tables, population, as_of, horizon_days, label_if_bought=False)
 
 
 def activation_population(tables: Mapping[str, ir.Table], as_of: AsOf, signup_days: int = ACTIVATION_SIGNUP_DAYS) -> ir.Table:
@@ -82,12 +78,20 @@ def activation_labels(
     signup_days: int = ACTIVATION_SIGNUP_DAYS,
 ) -> ir.Table:
     """The activation population with ``label`` = 1 if the first purchase falls in ``(as_of, as_of + horizon_days]``."""
-    cut = cutoff(as_of)
     population = activation_population(tables, as_of, signup_days)
+    return _label_future_purchase(tables, population, as_of, horizon_days, label_if_bought=True)
+
+
+def _label_future_purchase(
+    tables: Mapping[str, ir.Table], population: ir.Table, as_of: AsOf, horizon_days: int, *, label_if_bought: bool
+) -> ir.Table:
+    """``population`` with ``label`` telling whether each user buys in ``(as_of, as_of + horizon_days]``."""
+    cut = cutoff(as_of)
     future = _purchases_between(tables[C.ORDERS], cut, cut + dt.timedelta(days=horizon_days))
     bought = future.select(USER_ID).distinct().mutate(_bought=ibis.literal(1))
     joined = population.left_join(bought, population[USER_ID] == bought[USER_ID])
-    return joined.select(population[USER_ID], **{LABEL: joined["_bought"].notnull().cast("int8")})
+    did_buy = joined["_bought"].notnull()
+    return joined.select(population[USER_ID], **{LABEL: (did_buy if label_if_bought else ~did_buy).cast("int8")})
 
 
 def restrict(tables: Mapping[str, ir.Table], today: AsOf) -> dict[str, ir.Table]:
