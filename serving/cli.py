@@ -28,7 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
+out = Console(soft_wrap=True)  # paths and one-line summaries must not be wrapped
 err = Console(stderr=True)
 
 DataOption = Annotated[Path, typer.Option("--data", help="Dataset: a directory of <table>.parquet/.csv files, or a DuckDB file.")]
