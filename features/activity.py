@@ -18,16 +18,12 @@ def activity_features(events: ir.Table, cut: Cut) -> ir.Table:
     events: the contract's events table (normalised). Only rows before the cutoff are read.
     """
     e = visible(events, AT, cut)
-    e = e.mutate(**{DAY: e[AT].date()})
     is_login = e[TYPE] == C.EVENT_LOGIN
     has_session, has_duration = SESSION in e.columns, DURATION in e.columns
     m: dict[str, ir.Scalar] = {}
     for w in WINDOWS:
         inside = cut.within(e[AT], w)
         m[f"events_{w}d"] = e[USER_ID].count(where=inside)
-        if has_session:
-            m[f"sessions_{w}d"] = e[SESSION].nunique(where=inside)
-        m[f"active_days_{w}d"] = e[DAY].nunique(where=inside)
         if has_duration:
             m[f"browse_seconds_{w}d"] = e[DURATION].sum(where=inside).fill_null(0.0)
         m[f"logins_{w}d"] = e[USER_ID].count(where=inside & is_login)
@@ -51,11 +47,30 @@ def activity_features(events: ir.Table, cut: Cut) -> ir.Table:
     }
     if has_duration:
         out["browse_trend_30_60"] = rate_ratio(agg["browse_seconds_30d"], 30, agg["_browse_prev60"], 60)
-        if has_session:
-            out["browse_seconds_per_session_30d"] = agg["browse_seconds_30d"] / agg["sessions_30d"].cast("float64").nullif(0.0)
     agg = agg.mutate(**out)
     agg = agg.drop(*[c for c in agg.columns if c.startswith("_")])
+    agg = join_users(agg, _distinct_in_windows(e, e[AT].date(), "active_days", cut), USER_ID)
+    if has_session:
+        with_session = e.filter(e[SESSION].notnull())
+        agg = join_users(agg, _distinct_in_windows(with_session, with_session[SESSION], "sessions", cut), USER_ID)
+        if has_duration:
+            per_session = agg["browse_seconds_30d"] / agg["sessions_30d"].cast("float64").nullif(0.0)
+            agg = agg.mutate(browse_seconds_per_session_30d=per_session)
     return join_users(agg, login_gaps(events, cut), USER_ID)
+
+
+def _distinct_in_windows(e: ir.Table, key: ir.Value, prefix: str, cut: Cut) -> ir.Table:
+    """Per user: how many distinct ``key`` values (days, sessions) have an event in each window.
+
+    A key has an event in a window exactly when its latest event is in it (all
+    rows are before the cutoff), so one grouping by (user, key) replaces a
+    distinct count per window, which is several times faster on large data.
+    """
+    keyed = e.select(USER_ID, _key=key, _at=e[AT])
+    last = keyed.group_by([USER_ID, "_key"]).aggregate(_last=keyed["_at"].max())
+    return last.group_by(USER_ID).aggregate(
+        **{f"{prefix}_{w}d": last[USER_ID].count(where=cut.within(last["_last"], w)) for w in WINDOWS}
+    )
 
 
 def login_gaps(events: ir.Table, cut: Cut) -> ir.Table:
