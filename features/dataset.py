@@ -250,8 +250,22 @@ def is_numeric(dtype: dt.DataType) -> bool:
     return dtype.is_numeric() and not dtype.is_boolean()
 
 
+@ibis.udf.scalar.builtin
+def epoch_us(value: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[empty-body]
+    """DuckDB's microseconds since 1970 of an instant."""
+
+
+@ibis.udf.scalar.builtin
+def make_timestamp(micros: dt.int64) -> dt.timestamp:  # type: ignore[empty-body]
+    """DuckDB's naive timestamp from microseconds since 1970."""
+
+
 def _to_timestamp(column: ir.Value) -> ir.Value:
     dtype = column.type()
+    if is_timestamp(dtype) and getattr(dtype, "timezone", None) is not None:
+        # An instant to naive UTC through its epoch: the same value as a cast under
+        # TimeZone=UTC, without a per-row time-zone conversion (about 5x cheaper).
+        return make_timestamp(epoch_us(column))
     if is_timestamp(dtype):
         return column.cast(TIMESTAMP)
     if is_text(dtype):
