@@ -3,9 +3,10 @@
 The API receives a user's recent rows (profile, events, orders...) and needs
 the same features the nightly job computes. :class:`OnlineFeatures` builds the
 batch feature expression once over tables of the given shape, compiles it to
-DuckDB SQL once with the cutoff as a session variable, and then runs that SQL
-on the request's rows in an embedded DuckDB: no re-compilation per call, and
-no second implementation of any feature.
+DuckDB SQL once with the cutoff as a parameter, prepares it once per
+connection, and then runs it on the request's rows in an embedded DuckDB: no
+re-compilation or re-planning per call, and no second implementation of any
+feature.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from features.errors import ConfigError
 # A cutoff no real data has; its SQL rendering is replaced by the session variable.
 _SENTINEL = dt.datetime(1901, 2, 3, 4, 5, 6)
 _SENTINEL_SQL = "MAKE_TIMESTAMP(1901, 2, 3, 4, 5, 6.0)"
-_VARIABLE = "churn_cutoff"
+_STATEMENT = "churn_features"
 
 
 class OnlineFeatures:
@@ -47,7 +48,7 @@ class OnlineFeatures:
         sql = ibis.to_sql(feature_expression(unbound, sentinel_as_of), dialect="duckdb")
         if _SENTINEL_SQL not in sql:
             raise RuntimeError("compiled feature SQL does not contain the cutoff sentinel")
-        self.sql = sql.replace(_SENTINEL_SQL, f"getvariable('{_VARIABLE}')")
+        self.sql = sql.replace(_SENTINEL_SQL, "CAST($cutoff AS TIMESTAMP)")
         if "1901" in self.sql:
             raise RuntimeError("compiled feature SQL still holds a sentinel-derived literal")
         self._arrow_schemas = {name: schema.to_pyarrow() for name, schema in self.schemas.items()}
@@ -55,7 +56,11 @@ class OnlineFeatures:
         self._local = threading.local()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
-        """This thread's connection (settings are per connection, so each gets them)."""
+        """This thread's connection: its settings, empty input tables and the prepared feature query.
+
+        The query is planned once per connection (``PREPARE``); each call only
+        replaces the rows of the input tables and executes it with its cutoff.
+        """
         con = getattr(self._local, "con", None)
         if con is None:
             con = self._database.cursor()
@@ -64,6 +69,10 @@ class OnlineFeatures:
             # A request holds a few rows: planning a 60-feature query costs more than running it,
             # and the optimizer changes only speed on large inputs, never results.
             con.execute("PRAGMA disable_optimizer")
+            for name, schema in self._arrow_schemas.items():
+                empty = schema.empty_table()  # noqa: F841 (read by DuckDB by name)
+                con.execute(f'CREATE TEMP TABLE "{name}" AS SELECT * FROM empty')
+            con.execute(f"PREPARE {_STATEMENT} AS {self.sql}")
             self._local.con = con
         return con
 
@@ -100,13 +109,11 @@ class OnlineFeatures:
         Returns the same columns and dtypes as :func:`features.build.compute_features`.
         """
         cut = cutoff(as_of)
+        tables = {name: self._arrow(name, frame) for name, frame in self._frames(frames).items()}
         con = self._connection()
-        con.execute(f"SET VARIABLE {_VARIABLE} = TIMESTAMP '{cut.isoformat(sep=' ')}'")
-        for name, frame in self._frames(frames).items():
-            con.register(name, self._arrow(name, frame))
-        try:
-            result = con.execute(self.sql).df()
-        finally:
-            for name in self.schemas:
-                con.unregister(name)
+        con.execute("; ".join(f'DELETE FROM "{name}"' for name in tables))
+        for name, incoming in tables.items():
+            if incoming.num_rows:
+                con.execute(f'INSERT INTO "{name}" SELECT * FROM incoming')
+        result = con.execute(f"EXECUTE {_STATEMENT}(cutoff := TIMESTAMP '{cut.isoformat(sep=' ')}')").df()
         return to_frame(result)
