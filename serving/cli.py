@@ -23,7 +23,7 @@ from features.errors import ChurnError
 
 app = typer.Typer(
     name="churn",
-    help="Churn prediction and retention: simulate and validate datasets, build point-in-time features.",
+    help="Churn prediction and retention: simulate and validate datasets, build point-in-time features, train and promote models.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -395,9 +395,24 @@ def _same_config(manifest: Path, wanted) -> bool:
 
 
 def main() -> None:
-    """Entry point of the ``churn`` script."""
+    """Entry point of the ``churn`` script: usage errors too are one line, with exit code 2."""
+    from typer.exceptions import TyperException
+
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.Abort:
+        err.print("interrupted")
+        sys.exit(130)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except TyperException as e:  # Click's usage errors: unknown command or option, bad value
+        if not hasattr(e, "format_message"):
+            raise
+        path = getattr(getattr(e, "ctx", None), "command_path", "") or ""
+        command = " ".join(["churn", *path.split(" ")[1:]])  # the program name may be a path
+        if not e.format_message():  # no arguments at all: the help was shown
+            sys.exit(getattr(e, "exit_code", 2) or 2)
+        err.print(f"[bold red]error:[/] {e.format_message()} (see: {command} --help)", highlight=False, soft_wrap=True)
+        sys.exit(getattr(e, "exit_code", 2) or 2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -128,3 +128,16 @@ def test_features_bad_destination_fails_before_work(small_dataset, tmp_path):
     assert result.returncode == 2
     assert "unknown format '.xlsx'" in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["nosuch"], "error: No such command 'nosuch'. (see: churn --help)"),
+        (["simulate"], "error: Missing option '--out'. (see: churn simulate --help)"),
+    ],
+)
+def test_usage_errors_are_one_line(args, expected):
+    result = _churn(*args)
+    assert result.returncode == 2
+    assert result.stderr.strip() == expected
