@@ -41,6 +41,11 @@ def _since_order(row: Row) -> str | None:
     return f"{round(days)} days since last order{usual}"
 
 
+def _rhythm(row: Row, name: str) -> str | None:
+    gap = _num(row, name)
+    return f"buys only every {round(gap)} days" if gap is not None else "too few purchases to know a rhythm"
+
+
 def _count(name: str, noun: str, period: str) -> Callable[[Row], str | None]:
     def say(row: Row) -> str | None:
         n = _num(row, name)
@@ -66,9 +71,12 @@ TEMPLATES: dict[str, tuple[str, Callable[[Row], str | None]]] = {
     "days_since_last_event": ("activity", lambda r: f"{round(_num(r, 'days_since_last_event') or 0)} days since last visit"),
     "events_30d": ("activity", _count("events_30d", "event", "30 days")),
     "events_7d": ("activity", _count("events_7d", "event", "7 days")),
-    "browse_seconds_30d": ("browsing", lambda r: f"{round((_num(r, 'browse_seconds_30d') or 0) / 60)} minutes browsing in the last 30 days"),
-    "browse_seconds_7d": ("browsing", lambda r: f"{round((_num(r, 'browse_seconds_7d') or 0) / 60)} minutes browsing in the last 7 days"),
-    "browse_trend_30_60": ("browsing", lambda r: _change(_num(r, "browse_trend_30_60"), "browsing time", "the previous two months")),
+    "browse_seconds_30d": ("activity", lambda r: f"{round((_num(r, 'browse_seconds_30d') or 0) / 60)} minutes browsing in the last 30 days"),
+    "browse_seconds_7d": ("activity", lambda r: f"{round((_num(r, 'browse_seconds_7d') or 0) / 60)} minutes browsing in the last 7 days"),
+    "browse_trend_30_60": ("activity", lambda r: _change(_num(r, "browse_trend_30_60"), "browsing time", "the previous two months")),
+    "order_gap_median": ("rhythm", lambda r: _rhythm(r, "order_gap_median")),
+    "order_gap_mean": ("rhythm", lambda r: _rhythm(r, "order_gap_mean")),
+    "order_gap_std": ("rhythm", lambda r: _rhythm(r, "order_gap_median")),
     "complaints_30d": ("complaints", _count("complaints_30d", "complaint", "30 days")),
     "complaints_90d": ("complaints", _count("complaints_90d", "complaint", "90 days")),
     "returns_90d": ("returns", _count("returns_90d", "return", "90 days")),

@@ -1,0 +1,55 @@
+"""Scoring a population: one row per user, readable reasons, deterministic."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from features.build import compute_features
+from features.labels import churn_population, training_set
+from features.simulator.config import SimulationConfig
+from features.simulator.run import simulate
+from features.validation import load_dataset
+from serving.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, SCORE_COLUMNS, VALUE_AT_RISK, score_frame
+from training.estimator import ChurnClassifier
+
+AS_OF = "2025-08-31"
+RUN = dt.datetime(2025, 9, 1, 2, 0)
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    out = simulate(SimulationConfig(users=2500, days=243, seed=13), tmp_path_factory.mktemp("score") / "data").out
+    ds = load_dataset(out)
+    tables = {n: ds.table(n) for n in ds.tables}
+    train = training_set(tables, "2025-07-31", snapshots=3, every_days=30)
+    model = ChurnClassifier(max_rounds=150).fit(train, train["label"], groups=train["as_of"])
+    features = compute_features(tables, AS_OF, users=churn_population(tables, AS_OF))
+    return model, features
+
+
+def test_scores_table(fitted):
+    model, features = fitted
+    scores = score_frame(features, model, as_of=AS_OF, model_name="churn", model_version="3", scored_at=RUN)
+    assert tuple(scores.columns) == SCORE_COLUMNS
+    assert len(scores) == len(features) and scores["user_id"].is_unique
+    assert scores[PROBABILITY].is_monotonic_decreasing
+    assert set(scores[BAND]) <= {"low", "medium", "high"}
+    assert scores[PERCENTILE].max() == 100.0
+    assert (scores["as_of"] == dt.date(2025, 8, 31)).all() and (scores["model_version"] == "3").all()
+    merged = scores.merge(features[["user_id", "spend_90d"]], on="user_id")
+    assert (merged[VALUE_AT_RISK] == merged["spend_90d"]).all()
+    top = scores.head(20)
+    assert top[REASONS[0]].notna().all()
+    assert top[REASONS[0]].str.len().gt(5).all()
+
+
+def test_scoring_is_deterministic_and_does_not_touch_its_input(fitted):
+    model, features = fitted
+    before = features.copy()
+    a = score_frame(features, model, as_of=AS_OF, model_name="churn", model_version="3", scored_at=RUN)
+    b = score_frame(features, model, as_of=AS_OF, model_name="churn", model_version="3", scored_at=RUN)
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(features, before)
