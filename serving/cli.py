@@ -265,6 +265,40 @@ def rollback(model: Annotated[str, typer.Option(help="Registered model: churn or
         raise _fail(e) from None
 
 
+@app.command()
+def score(
+    data: DataOption,
+    as_of: Annotated[str, typer.Option("--as-of", help="Score as of the end of this day (UTC).")],
+    model: Annotated[str, typer.Option(help="Registered model: models:/NAME@ALIAS or models:/NAME/VERSION.")] = "models:/churn@champion",
+    store: Annotated[str, typer.Option(help="Score store: duckdb:///FILE or a SQLAlchemy URL.")] = "duckdb:///data/scores.duckdb",
+    max_drop: Annotated[float, typer.Option(help="Fail when the scored users drop by more than this share vs the previous run.")] = 0.2,
+) -> None:
+    """Nightly scoring: score the churn population and publish it (idempotent; nothing half-written).
+
+    Exit codes: 0 published, 2 bad input, 3 model not in the registry, 4 a check failed (nothing published).
+    """
+    import datetime as _dt
+
+    from features.asof import parse_as_of
+    from serving.nightly import run_nightly
+
+    started = time.perf_counter()
+    try:
+        parse_as_of(as_of)
+        _tracking()
+        with err.status("scoring") as status:
+            summary = run_nightly(
+                str(data), as_of, model, store, scored_at=_dt.datetime.now(_dt.UTC).replace(tzinfo=None, microsecond=0),
+                max_drop=max_drop, progress=lambda message: status.update(message),
+            )
+    except ChurnError as e:
+        raise _fail(e) from None
+    out.print(
+        f"scored {summary.rows:,} users as of {summary.as_of} with {summary.model} v{summary.version}: "
+        f"{summary.high:,} high risk; {summary.checks['row_count']}; published to {store} in {time.perf_counter() - started:.1f} s"
+    )
+
+
 def _simulate(users: int, days: int, start: dt.date, seed: int, out_dir: Path, overwrite: bool):
     from pydantic import ValidationError
 

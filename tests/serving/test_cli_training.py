@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from features.simulator.config import SimulationConfig
@@ -66,3 +67,26 @@ def test_train_refuses_bad_options_and_too_little_data(workspace):
     early = _churn(root, env, "train", "--data", "data/shop", "--as-of", "2025-03-15", "--snapshots", "2", "--no-activation")
     assert early.returncode == 2 and "Traceback" not in early.stderr
     assert "at least 200 of each are needed" in early.stderr
+
+
+def test_score_publishes_idempotently_and_a_failed_check_publishes_nothing(workspace):
+    from serving.store import ScoreStore
+
+    root, env = workspace
+    first = _churn(root, env, "score", "--data", "data/shop", "--as-of", "2025-08-31")
+    assert first.returncode == 0, first.stderr
+    store = ScoreStore(f"duckdb:///{root / 'data' / 'scores.duckdb'}")
+    import datetime as dt
+
+    scores = store.read("churn", dt.date(2025, 8, 31))
+    assert len(scores) > 500 and f"scored {len(scores):,} users as of 2025-08-31" in first.stdout
+    assert scores["reason_1"].notna().mean() > 0.9
+    again = _churn(root, env, "score", "--data", "data/shop", "--as-of", "2025-08-31")
+    assert again.returncode == 0
+    rerun = store.read("churn", dt.date(2025, 8, 31))
+    pd.testing.assert_frame_equal(rerun.drop(columns="scored_at"), scores.drop(columns="scored_at"))
+    # Far fewer buyers in the population at an early date: the row-count check fails, nothing is published.
+    early = _churn(root, env, "score", "--data", "data/shop", "--as-of", "2025-02-28", "--max-drop", "0.05")
+    assert early.returncode == 4, early.stderr
+    assert "row count check failed" in early.stderr and early.stderr.count("\n") == 1
+    assert store.read("churn", dt.date(2025, 2, 28)).empty
