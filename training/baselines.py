@@ -27,7 +27,8 @@ def recency_score(frame: pd.DataFrame) -> np.ndarray:
 
 def logistic_baseline(train: pd.DataFrame, y: np.ndarray, seed: int = 0) -> Pipeline:
     """A fitted logistic regression on the model's features."""
-    features = [c for c in train.columns if c not in NOT_FEATURES]
+    # A column with no observed value (no new user has a main category yet) carries nothing.
+    features = [c for c in train.columns if c not in NOT_FEATURES and train[c].notna().any()]
     categorical = [c for c in features if isinstance(train[c].dtype, pd.CategoricalDtype)]
     numeric = [c for c in features if c not in categorical]
     prepare = ColumnTransformer(

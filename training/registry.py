@@ -9,6 +9,8 @@ rollback knows where to go.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -71,14 +73,16 @@ def log_model(model: ChurnClassifier, example: pd.DataFrame, registered_name: st
         signature = infer_signature(inputs, model.predict_proba(example.head(20))[:, 1])
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = model.save(Path(tmp) / MODEL_ARTIFACT)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(PYFUNC_CODE),
-            artifacts={MODEL_ARTIFACT: str(model_dir)},
-            signature=signature,
-            input_example=inputs.head(3),
-            registered_model_name=registered_name,
-        )
+        # MLflow prints "Successfully registered model ..." itself; the caller reports the version.
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(PYFUNC_CODE),
+                artifacts={MODEL_ARTIFACT: str(model_dir)},
+                signature=signature,
+                input_example=inputs.head(3),
+                registered_model_name=registered_name,
+            )
     return str(info.registered_model_version)
 
 
