@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     from training import baselines
     from training.estimator import ChurnClassifier
     from training.metrics import binary_metrics
-    from training.pipeline import _truth_metrics
+    from training.pipeline import truth_metrics
 
     console = Console(width=max(Console().width, 110))
     data = args.cache / f"training-users{args.users}-days365-seed0"
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     y = valid["label"].to_numpy()
     p = model.predict_proba(valid)[:, 1]
     m = binary_metrics(y, p)
-    truth = _truth_metrics(dataset, valid, p)
+    truth = truth_metrics(dataset, valid, p)
     logistic = binary_metrics(y, baselines.logistic_score(baselines.logistic_baseline(train, train["label"].to_numpy()), valid))
     recency = binary_metrics(y, baselines.recency_score(valid), probabilities=False)
 

@@ -96,9 +96,3 @@ def compute_features(tables: Mapping[str, ir.Table], as_of: AsOf, users: ir.Tabl
 def memtables(frames: Mapping[str, pd.DataFrame]) -> dict[str, ir.Table]:
     """Ibis tables over in-memory pandas frames already in contract form (tests, online)."""
     return {name: ibis.memtable(frame) for name, frame in frames.items()}
-
-
-def numeric_matrix(frame: pd.DataFrame) -> np.ndarray:
-    """The numeric feature columns of a feature frame as a float matrix (for comparisons)."""
-    cols = [c for c in frame.columns if c != USER_ID and frame[c].dtype.kind in "if"]
-    return frame[cols].to_numpy(dtype=float)

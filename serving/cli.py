@@ -9,6 +9,7 @@ dataset that breaks the data contract).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 import time
 from enum import Enum
@@ -41,7 +42,7 @@ def _fail(error: ChurnError) -> typer.Exit:
 
 
 def _progress():
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -384,8 +385,6 @@ def demo(
         dataset = load_dataset(data)
         out.print(_summary_table(dataset.summary()))
         # Train as of the day whose validation snapshot is the last month-end with ground truth.
-        import json
-
         truth_dates = json.loads(manifest.read_text())["truth_dates"]
         as_of = dt.date.fromisoformat(truth_dates[-1]) + dt.timedelta(days=30)
         uri = _tracking()
@@ -405,9 +404,9 @@ def demo(
     for line in result.skipped:
         out.print(line)
     reports = Path("data/reports")
-    for r in result.results:
-        import mlflow
+    import mlflow
 
+    for r in result.results:
         target = reports / r.run_id
         target.mkdir(parents=True, exist_ok=True)
         path = mlflow.artifacts.download_artifacts(run_id=r.run_id, artifact_path="report.html", dst_path=str(target))
@@ -417,8 +416,6 @@ def demo(
 
 def _same_config(manifest: Path, wanted) -> bool:
     """Whether the dataset described by ``manifest`` was simulated by this simulator with these settings."""
-    import json
-
     from features.simulator.run import SIMULATOR_VERSION
 
     try:

@@ -19,11 +19,10 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import contract as C
+from serving.scoring import PROBABILITY, VALUE_AT_RISK
 
 ACTION = "action"
 COUPON, CALLBACK = "coupon", "callback"
-P_CHURN = "p_churn"
-VALUE_AT_RISK = "value_at_risk"
 EXPECTED_VALUE = "expected_value"
 
 
@@ -42,15 +41,15 @@ class CouponPolicy(BaseModel):
 
 
 def choose_targets(scores: pd.DataFrame, policy: CouponPolicy, issued_at: dt.datetime) -> pd.DataFrame:
-    """The campaign list from ``scores`` (``user_id``, ``p_churn``, ``value_at_risk``).
+    """The campaign list from ``scores`` (``user_id``, ``probability``, ``value_at_risk``: the scores table).
 
     Returns one row per chosen user, best first: ``coupon_id``, ``user_id``,
     ``issued_at``, ``value`` (0 for callbacks and control), ``campaign_id``,
     ``group`` (treatment/control), ``action`` (coupon/callback),
-    ``expected_value``, ``p_churn``, ``value_at_risk``. The input is not modified.
+    ``expected_value``, ``probability``, ``value_at_risk``. The input is not modified.
     """
-    frame = scores[[C.Coupons.USER_ID, P_CHURN, VALUE_AT_RISK]].copy()
-    frame[EXPECTED_VALUE] = frame[P_CHURN] * frame[VALUE_AT_RISK] * policy.save_rate - policy.coupon_value
+    frame = scores[[C.Coupons.USER_ID, PROBABILITY, VALUE_AT_RISK]].copy()
+    frame[EXPECTED_VALUE] = frame[PROBABILITY] * frame[VALUE_AT_RISK] * policy.save_rate - policy.coupon_value
     frame = frame[frame[EXPECTED_VALUE] > 0].sort_values([EXPECTED_VALUE, C.Coupons.USER_ID], ascending=[False, True])
     frame[ACTION] = np.where(frame[VALUE_AT_RISK] >= policy.callback_value, CALLBACK, COUPON)
     rng = np.random.default_rng(policy.seed)
@@ -81,7 +80,7 @@ def choose_targets(scores: pd.DataFrame, policy: CouponPolicy, issued_at: dt.dat
             C.Coupons.GROUP: frame[C.Coupons.GROUP].to_numpy(),
             ACTION: frame[ACTION].to_numpy(),
             EXPECTED_VALUE: frame[EXPECTED_VALUE].to_numpy(),
-            P_CHURN: frame[P_CHURN].to_numpy(),
+            PROBABILITY: frame[PROBABILITY].to_numpy(),
             VALUE_AT_RISK: frame[VALUE_AT_RISK].to_numpy(),
         }
     )

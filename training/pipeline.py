@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -72,7 +71,6 @@ class TaskResult:
     champion_metrics: dict[str, float] | None
     decision: registry.Decision
     validation_date: dt.date
-    report: Path
     truth: dict[str, float] = field(default_factory=dict)
 
 
@@ -126,7 +124,7 @@ def _segments(frame: pd.DataFrame) -> dict[str, pd.Series]:
     return out
 
 
-def _truth_metrics(dataset: Dataset, valid: pd.DataFrame, p: np.ndarray) -> dict[str, float]:
+def truth_metrics(dataset: Dataset, valid: pd.DataFrame, p: np.ndarray) -> dict[str, float]:
     """Model vs the simulator's true probabilities on the same users and date, when the dataset has them."""
     from features.simulator.run import AS_OF as TRUTH_AS_OF
     from features.simulator.run import P_CHURN, TRUTH_CHURN, TRUTH_DIR
@@ -189,11 +187,11 @@ def train_task(
     logistic = baselines.logistic_score(baselines.logistic_baseline(train, train[LABEL].to_numpy(), config.seed), valid)
     base = {"recency": binary_metrics(y, recency, probabilities=False), "logistic": binary_metrics(y, logistic)}
     segments = segment_metrics(y, p, _segments(valid))
-    truth = _truth_metrics(dataset, valid, p) if task == CHURN else {}
+    truth = truth_metrics(dataset, valid, p) if task == CHURN else {}
 
     name = MODEL_NAMES[task]
     client = MlflowClient()
-    champion = registry.alias_version(client, name, registry.CHAMPION) if _registered(client, name) else None
+    champion = registry.alias_version(client, name, registry.CHAMPION)  # None when there is no model yet
     champion_metrics = None
     if champion is not None:
         progress(f"{task}: scoring champion version {champion} on the same rows")
@@ -270,17 +268,7 @@ def train_task(
                 rows=(len(train), len(valid)),
             )
             mlflow.log_artifact(str(report))
-    return TaskResult(task, run.info.run_id, version, metrics, base, champion_metrics, decision, validation_date, Path("report.html"), truth)
-
-
-def _registered(client: MlflowClient, name: str) -> bool:
-    from mlflow.exceptions import MlflowException
-
-    try:
-        client.get_registered_model(name)
-        return True
-    except MlflowException:
-        return False
+    return TaskResult(task, run.info.run_id, version, metrics, base, champion_metrics, decision, validation_date, truth)
 
 
 def _safe(name: str) -> str:
@@ -302,9 +290,3 @@ def train(dataset: Dataset, config: TrainConfig, progress: Callable[[str], None]
         except NotEnoughData as e:
             skipped.append(f"activation model skipped: {e.message}")
     return TrainResult(results, skipped)
-
-
-def summary_json(result: TrainResult) -> str:
-    return json.dumps(
-        [{"task": r.task, "version": r.version, "run_id": r.run_id, "promoted": r.decision.promoted, **{k: r.metrics.get(k) for k in ("roc_auc", "ece")}} for r in result.results]
-    )

@@ -11,7 +11,7 @@ from features import contract as C
 from features.simulator import world
 from features.simulator.config import COUPON_VALID_DAYS
 from features.simulator.engine import CouponPlan, History
-from features.simulator.population import Population, _choice
+from features.simulator.population import Population, choose_each
 
 US = 1_000_000
 DAY_US = 86_400 * US
@@ -175,7 +175,7 @@ def emit_chunk(
     o_time = s_start[o_session] + (0.9 * s_duration[o_session] * US).astype(np.int64) + o_rank * 60 * US
     # An order belongs to its simulated day (labels and ground truth count days): never past midnight.
     o_time = np.minimum(o_time, day_start[o_day] + DAY_US - 1 - (per_order_cell.max(initial=1) - o_rank) * US)
-    category = _choice(rng, pop.preference[o_user])
+    category = choose_each(rng, pop.preference[o_user])
     log_amount = (
         np.log(world.CATEGORY_PRICE[category] * pop.spend[o_user] * calendar.basket[o_day])
         + world.CATEGORY_SIGMA[category] * rng.normal(0.0, 1.0, n_orders)
@@ -307,8 +307,8 @@ def emit_chunk(
     # Reviews: some kept purchases get one; late deliveries get low ratings.
     reviewed = np.flatnonzero(is_purchase & ~refunded & (rng.random(n_orders) < REVIEW_PROBABILITY))
     r_created = o_time[reviewed] + (rng.uniform(3, 12, len(reviewed)) * DAY_US).astype(np.int64)
-    happy = _choice(rng, np.tile([0.02, 0.03, 0.10, 0.30, 0.55], (len(reviewed), 1)))
-    unhappy = _choice(rng, np.tile([0.35, 0.30, 0.20, 0.15, 0.0], (len(reviewed), 1)))
+    happy = choose_each(rng, np.tile([0.02, 0.03, 0.10, 0.30, 0.55], (len(reviewed), 1)))
+    unhappy = choose_each(rng, np.tile([0.35, 0.30, 0.20, 0.15, 0.0], (len(reviewed), 1)))
     rating = np.where(late[reviewed], unhappy, happy) + 1
     keep = r_created < end_us
     reviews = pa.table(

@@ -89,7 +89,7 @@ def draw_signup_days(rng: np.random.Generator, n: int, days: int) -> np.ndarray:
     return np.floor(np.where(inside, t_inside, t_before)).astype(np.int64)
 
 
-def _choice(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
+def choose_each(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
     """One category per row of ``probs`` (n, k), vectorised."""
     cum = np.cumsum(probs, axis=1)
     u = rng.random(len(probs))[:, None] * cum[:, -1:]
@@ -101,7 +101,7 @@ def draw_population(rng: np.random.Generator, n: int, days: int) -> Population:
     signup_day = draw_signup_days(rng, n, days)
     years_in = np.clip(signup_day, 0, None) / 365.0
     city_logw = np.log(world.CITY_TIER_SHARE)[None, :] + world.CITY_TIER_GROWTH[None, :] * years_in[:, None]
-    city_tier = _choice(rng, np.exp(city_logw))
+    city_tier = choose_each(rng, np.exp(city_logw))
     region = rng.choice(len(world.REGIONS), size=n, p=world.REGION_SHARE)
     channel = rng.choice(len(world.CHANNELS), size=n, p=world.CHANNEL_SHARE)
 
@@ -113,7 +113,7 @@ def draw_population(rng: np.random.Generator, n: int, days: int) -> Population:
     persuadable = world.CHANNEL_PERSUADABLE[channel]
     rest = 1.0 - persuadable
     uplift_p = np.stack([persuadable, 0.3 * rest, 0.58 * rest, 0.12 * rest], axis=1)
-    uplift = _choice(rng, uplift_p)
+    uplift = choose_each(rng, uplift_p)
 
     favourite = rng.choice(len(world.CATEGORIES), size=n, p=world.CATEGORY_SHARE)
     preference = rng.dirichlet(np.full(len(world.CATEGORIES), 0.35), size=n)

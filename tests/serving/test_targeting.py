@@ -17,7 +17,7 @@ def _scores():
     return pd.DataFrame(
         {
             "user_id": [1, 2, 3, 4, 5, 6],
-            "p_churn": [0.9, 0.8, 0.5, 0.1, 0.6, 0.9],
+            "probability": [0.9, 0.8, 0.5, 0.1, 0.6, 0.9],
             "value_at_risk": [100.0, 200.0, 30.0, 100.0, 9000.0, 60.0],
             # EV:          35.0    70.0    -2.5    -5.0    2690.0   17.0
         }
@@ -39,7 +39,7 @@ def test_budget_order_callbacks_and_no_control():
 
 
 def test_control_group_costs_nothing_and_is_seeded():
-    scores = pd.DataFrame({"user_id": range(1, 2001), "p_churn": 0.9, "value_at_risk": 500.0})
+    scores = pd.DataFrame({"user_id": range(1, 2001), "probability": 0.9, "value_at_risk": 500.0})
     policy = CouponPolicy(campaign_id="c", budget=10_000, coupon_value=10, control_share=0.1, seed=7)
     out = choose_targets(scores, policy, WHEN)
     treated = out[out["group"] == "treatment"]
