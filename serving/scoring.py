@@ -1,8 +1,13 @@
 """Scoring a population at a date: probabilities, bands, percentiles, reasons and value at risk.
 
-A pure function over the feature frame and a fitted model; reading the data,
+Pure functions over the feature frame and a fitted model; reading the data,
 loading the model and writing the scores happen at the edges (the nightly job
-and the service). The same function serves both, so they cannot disagree.
+and the service). The same functions serve both, so they cannot disagree.
+
+Scoring has two steps so that the row-wise part can run in partitions (Spark's
+``mapInPandas``) and only the population-wide part (percentiles, order) runs
+once: :func:`score_rows` (per user, any partition) and :func:`finish_scores`
+(the whole population). :func:`score_frame` does both.
 """
 
 from __future__ import annotations
@@ -24,10 +29,79 @@ PERCENTILE = "percentile"
 REASONS = ("reason_1", "reason_2", "reason_3")
 VALUE_AT_RISK = "value_at_risk"
 VALUE_SOURCE = "spend_90d"  # value at risk: what the user spent in the last 90 days
+# Segments the CRM team filters lists by, copied from the profile features.
+SEGMENTS = ("member_tier", "city_tier", "region", "channel")
+# The user's category: most bought for customers, most browsed (last 30 days) for new users.
+TOP_CATEGORY = "top_category"
+CATEGORY_SOURCES = ("main_category", "top_browsed_category_30d")
 MODEL_NAME = "model_name"
 MODEL_VERSION = "model_version"
 SCORED_AT = "scored_at"
-SCORE_COLUMNS = (USER_ID, AS_OF, PROBABILITY, BAND, PERCENTILE, *REASONS, VALUE_AT_RISK, MODEL_NAME, MODEL_VERSION, SCORED_AT)
+ROW_COLUMNS = (USER_ID, PROBABILITY, *REASONS, VALUE_AT_RISK, *SEGMENTS, TOP_CATEGORY)
+SCORE_COLUMNS = (
+    USER_ID, AS_OF, PROBABILITY, BAND, PERCENTILE, *REASONS, VALUE_AT_RISK, *SEGMENTS, TOP_CATEGORY,
+    MODEL_NAME, MODEL_VERSION, SCORED_AT,
+)  # fmt: skip
+
+
+def _text(features: pd.DataFrame, name: str) -> pd.Series:
+    """A profile or category column as text (None when absent or missing)."""
+    if name not in features.columns:
+        return pd.Series([None] * len(features), index=features.index, dtype=object)
+    col = features[name]
+    return col.astype(object).where(col.notna(), None).map(lambda v: None if v is None else str(v))
+
+
+def score_rows(features: pd.DataFrame, model: ChurnClassifier) -> pd.DataFrame:
+    """Per-user scores (``ROW_COLUMNS``) for the rows of ``features``, in their order.
+
+    Row-wise only: the result for a user does not depend on the other rows, so
+    partitions can be scored separately and concatenated.
+    """
+    p = model.predict_proba(features)[:, 1]
+    said = reasons(model.contributions(features), features)
+    padded = [(r + [None, None, None])[:3] for r in said]
+    value = features[VALUE_SOURCE].to_numpy(dtype=float) if VALUE_SOURCE in features.columns else np.full(len(features), np.nan)
+    source = next((c for c in CATEGORY_SOURCES if c in features.columns), None)
+    category = _text(features, source) if source else _text(features, TOP_CATEGORY)
+    return pd.DataFrame(
+        {
+            USER_ID: features[USER_ID].to_numpy(),
+            PROBABILITY: p,
+            **{name: [r[i] for r in padded] for i, name in enumerate(REASONS)},
+            VALUE_AT_RISK: value,
+            **{name: _text(features, name).to_numpy() for name in SEGMENTS},
+            TOP_CATEGORY: category.to_numpy(),
+        }
+    )
+
+
+def finish_scores(
+    rows: pd.DataFrame,
+    *,
+    as_of: AsOf,
+    model_name: str,
+    model_version: str,
+    scored_at: dt.datetime,
+    cutoffs: BandCutoffs = BandCutoffs(),
+) -> pd.DataFrame:
+    """The scores table (``SCORE_COLUMNS``) from the whole population's :func:`score_rows`, highest risk first.
+
+    scored_at: when the job ran (recorded, never used to compute anything).
+    """
+    rows = rows.sort_values([PROBABILITY, USER_ID], ascending=[False, True], kind="stable", ignore_index=True)
+    p = rows[PROBABILITY].to_numpy(dtype=float)
+    out = rows.assign(
+        **{
+            AS_OF: as_of_date(as_of),
+            BAND: risk_band(p, cutoffs),
+            PERCENTILE: percentile(p),
+            MODEL_NAME: model_name,
+            MODEL_VERSION: str(model_version),
+            SCORED_AT: pd.Timestamp(scored_at),
+        }
+    )
+    return out[list(SCORE_COLUMNS)]
 
 
 def score_frame(
@@ -40,27 +114,8 @@ def score_frame(
     scored_at: dt.datetime,
     cutoffs: BandCutoffs = BandCutoffs(),
 ) -> pd.DataFrame:
-    """The scores table for the users in ``features`` (one row each, highest risk first).
-
-    features: the feature frame at ``as_of`` (``user_id`` plus the model's features).
-    scored_at: when the job ran (recorded, never used to compute anything).
-    """
-    p = model.predict_proba(features)[:, 1]
-    said = reasons(model.contributions(features), features)
-    padded = [(r + [None, None, None])[:3] for r in said]
-    value = features[VALUE_SOURCE].to_numpy(dtype=float) if VALUE_SOURCE in features.columns else np.full(len(features), np.nan)
-    out = pd.DataFrame(
-        {
-            USER_ID: features[USER_ID].to_numpy(),
-            AS_OF: as_of_date(as_of),
-            PROBABILITY: p,
-            BAND: risk_band(p, cutoffs),
-            PERCENTILE: percentile(p),
-            **{name: [r[i] for r in padded] for i, name in enumerate(REASONS)},
-            VALUE_AT_RISK: value,
-            MODEL_NAME: model_name,
-            MODEL_VERSION: str(model_version),
-            SCORED_AT: pd.Timestamp(scored_at),
-        }
-    )
-    return out.sort_values([PROBABILITY, USER_ID], ascending=[False, True], kind="stable", ignore_index=True)
+    """The scores table for the users in ``features`` (the feature frame at ``as_of``), highest risk first."""
+    return finish_scores(
+        score_rows(features, model), as_of=as_of, model_name=model_name, model_version=model_version,
+        scored_at=scored_at, cutoffs=cutoffs,
+    )  # fmt: skip
