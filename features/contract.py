@@ -61,6 +61,7 @@ class Events:
     EVENT_TYPE = "event_type"
     SESSION_ID = "session_id"
     DURATION_S = "duration_s"
+    CATEGORY = "category"
 
 
 class Coupons:
@@ -197,6 +198,13 @@ TABLES: dict[str, TableSpec] = {
             ColumnSpec(Events.EVENT_TYPE, Kind.TEXT, description="free text; 'login' is special"),
             ColumnSpec(Events.SESSION_ID, Kind.ID, required=False, nullable=True),
             ColumnSpec(Events.DURATION_S, Kind.NUMBER, required=False, nullable=True, min_value=0, description="browse seconds"),
+            ColumnSpec(
+                Events.CATEGORY,
+                Kind.CATEGORY,
+                required=False,
+                nullable=True,
+                description="category of the product a page view or cart event concerns; null for logins/searches",
+            ),
         ),
     ),
     COUPONS: TableSpec(

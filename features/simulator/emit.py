@@ -27,6 +27,9 @@ INQUIRY_PROBABILITY = 0.06
 COMPLAINT_WHEN_LATE = 0.55
 COMPLAINT_OTHERWISE = 0.01
 UNRESOLVED_SHARE = 0.05
+# A session is about one category (the one ordered, in a session with an order); this share
+# of its page views concerns it, the rest is browsing around the user's other preferences.
+VIEW_FOCUS = 0.75
 
 SCHEMAS: dict[str, pa.Schema] = {
     C.USERS: pa.schema(
@@ -57,6 +60,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             (C.Events.EVENT_TYPE, pa.string()),
             (C.Events.SESSION_ID, pa.int64()),
             (C.Events.DURATION_S, pa.float64()),
+            (C.Events.CATEGORY, pa.string()),
         ]
     ),
     C.COUPONS: pa.schema(
@@ -97,8 +101,10 @@ class IdCounters:
     coupon: int = 1
 
 
-def _labels(names: tuple, index: np.ndarray) -> pa.Array:
-    return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), pa.array(list(names))).cast(pa.string())
+def _labels(names: tuple, index: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    mask = None if valid is None else ~valid
+    indices = pa.array(index.astype(np.int32), mask=mask)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(list(names))).cast(pa.string())
 
 
 def _ts(us: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -255,6 +261,7 @@ def emit_chunk(
     v_session = np.repeat(np.arange(n_sessions), views)
     v_rank = np.arange(len(v_session)) - np.repeat(np.cumsum(views) - views, views)
     v_share = s_duration[v_session] / views[v_session]
+    s_focus, v_category = _browsed_categories(rng.spawn(1)[0], pop, s_user, o_session[o_rank == 0], category[o_rank == 0], v_session)
     parts = [
         (np.flatnonzero(login), np.zeros(login.sum()), 0, np.full(login.sum(), np.nan)),
         (v_session, (v_rank + 0.5) * v_share, 1, v_share),
@@ -265,6 +272,7 @@ def emit_chunk(
     e_offset = np.concatenate([p[1] for p in parts])
     e_type = np.concatenate([np.full(len(p[0]), p[2]) for p in parts])
     e_duration = np.concatenate([p[3] for p in parts])
+    e_category = np.concatenate([np.full(login.sum(), -1), v_category, np.full(search.sum(), -1), s_focus[cart]])
     e_time = s_start[e_session] + (e_offset * US).astype(np.int64)
     keep = e_time < end_us
     order_rows = np.lexsort((e_time[keep], s_user[e_session[keep]]))
@@ -277,6 +285,7 @@ def emit_chunk(
             _labels(event_types, e_type[sel]),
             pa.array(session_ids[e_session[sel]]),
             pa.array(e_duration[sel], mask=np.isnan(e_duration[sel])),
+            _labels(world.CATEGORY_NAMES, e_category[sel], e_category[sel] >= 0),
         ],
         schema=SCHEMAS[C.EVENTS],
     )
@@ -328,3 +337,31 @@ def emit_chunk(
         C.TICKETS: tickets,
         C.REVIEWS: reviews,
     }
+
+
+def _browsed_categories(
+    rng: np.random.Generator,
+    pop: Population,
+    s_user: np.ndarray,
+    ordering_session: np.ndarray,
+    ordered_category: np.ndarray,
+    v_session: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The category of each session (``s_focus``) and of each page view (``v_category``).
+
+    Categories are drawn from the user's own preferences, as order categories
+    are: a session holding orders is about the category of its first order (so
+    the views and cart before a purchase concern what is bought, a new user's
+    first purchase included); any other session about a category drawn from the
+    preferences. A page view concerns its session's category with probability
+    VIEW_FOCUS, otherwise another draw from the preferences. ``rng`` is a
+    generator of its own, so adding categories left every other column as it was.
+    """
+    s_focus = np.full(len(s_user), -1, dtype=np.int64)
+    s_focus[ordering_session] = ordered_category
+    free = np.flatnonzero(s_focus < 0)
+    s_focus[free] = choose_each(rng, pop.preference[s_user[free]])
+    v_category = s_focus[v_session]
+    stray = np.flatnonzero(rng.random(len(v_session)) >= VIEW_FOCUS)
+    v_category[stray] = choose_each(rng, pop.preference[s_user[v_session[stray]]])
+    return s_focus, v_category

@@ -25,7 +25,7 @@ TRUTH_COUPON_EFFECT = "coupon_effect"
 TRUTH_USERS = "users"
 MANIFEST = "simulation.json"
 # Bumped whenever the simulated behaviour changes, so that a cached dataset is not reused by mistake.
-SIMULATOR_VERSION = 3
+SIMULATOR_VERSION = 4
 
 # Ground-truth column names (not part of the data contract).
 AS_OF = "as_of"
