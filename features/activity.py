@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ibis
 import ibis.expr.types as ir
 
 from features import contract as C
@@ -9,6 +10,8 @@ from features.catalog import USER_ID, WINDOWS
 from features.window import Cut, join_users, rate_ratio, visible
 
 AT, TYPE, SESSION, DURATION = C.Events.EVENT_AT, C.Events.EVENT_TYPE, C.Events.SESSION_ID, C.Events.DURATION_S
+CATEGORY = C.Events.CATEGORY
+BROWSE_WINDOW = 30  # days of top_browsed_category_30d
 DAY = "_day"
 
 
@@ -56,7 +59,10 @@ def activity_features(events: ir.Table, cut: Cut) -> ir.Table:
         if has_duration:
             per_session = agg["browse_seconds_30d"] / agg["sessions_30d"].cast("float64").nullif(0.0)
             agg = agg.mutate(browse_seconds_per_session_30d=per_session)
-    return join_users(agg, login_gaps(events, cut), USER_ID)
+    agg = join_users(agg, login_gaps(events, cut), USER_ID)
+    if CATEGORY in events.columns:
+        agg = join_users(agg, browsed_category(events, cut), USER_ID)
+    return agg
 
 
 def _distinct_in_windows(e: ir.Table, key: ir.Value, prefix: str, cut: Cut) -> ir.Table:
@@ -84,3 +90,19 @@ def login_gaps(events: ir.Table, cut: Cut) -> ir.Table:
         login_gap_mean_90d=gaps["_gap"].mean(),
         login_gap_std_90d=gaps["_gap"].std(),
     )
+
+
+def browsed_category(events: ir.Table, cut: Cut) -> ir.Table:
+    """Per user: the category most events concern in the last 30 days (ties: alphabetical).
+
+    Only users with a categorised event in the window have a row; events
+    without a category (logins, searches) are ignored. The orders-based
+    counterpart is ``main_category`` (:func:`features.purchases.category_mix`).
+    """
+    e = visible(events, AT, cut)
+    e = e.filter(e[CATEGORY].notnull() & cut.within(e[AT], BROWSE_WINDOW))
+    counts = e.group_by([USER_ID, CATEGORY]).aggregate(_n=e[USER_ID].count())
+    rank = ibis.row_number().over(group_by=counts[USER_ID], order_by=[ibis.desc(counts["_n"]), counts[CATEGORY]])
+    ranked = counts.mutate(_rank=rank)
+    top = ranked.filter(ranked["_rank"] == 0)
+    return top.select(USER_ID, top_browsed_category_30d=top[CATEGORY])

@@ -45,6 +45,7 @@ def _f(name: str, family: str, kind: FeatureKind, table: str, description: str, 
 COUNT, NUMBER, CATEGORY = FeatureKind.COUNT, FeatureKind.NUMBER, FeatureKind.CATEGORY
 E, O, U = C.EVENTS, C.ORDERS, C.USERS
 SESSION = (C.Events.SESSION_ID,)
+EVENT_CATEGORY = (C.Events.CATEGORY,)
 DURATION = (C.Events.DURATION_S,)
 STATUS = (C.Orders.STATUS,)
 
@@ -65,6 +66,7 @@ FEATURES: tuple[Feature, ...] = (
     _f("activity_trend_7_28", "activity", NUMBER, E, "events per day: last 7 days / the 28 days before"),
     _f("activity_trend_30_60", "activity", NUMBER, E, "events per day: last 30 days / the 60 days before"),
     _f("browse_trend_30_60", "activity", NUMBER, E, "browse seconds per day: last 30 days / the 60 days before", DURATION),
+    _f("top_browsed_category_30d", "activity", CATEGORY, E, "most frequent category of events (page views, carts) in the last 30 days (ties: alphabetical)", EVENT_CATEGORY),
     # logins
     *(_f(f"logins_{w}d", "logins", COUNT, E, f"logins in the last {w} days") for w in WINDOWS),
     _f("days_since_last_login", "logins", NUMBER, E, "days since the last login"),

@@ -25,8 +25,10 @@ from features.build import compute_features, memtables
 from features.catalog import USER_ID
 from features.contract import (
     COUPONS,
+    EVENT_ADD_TO_CART,
     EVENT_LOGIN,
     EVENT_PAGE_VIEW,
+    EVENT_SEARCH,
     EVENTS,
     GROUP_CONTROL,
     GROUP_TREATMENT,
@@ -295,10 +297,39 @@ def test_activity_without_session_and_duration_columns_omits_their_features() ->
 
     got = features_at({USERS: users, ORDERS: NO_ORDERS, EVENTS: events})
 
-    absent = [c for c in got.columns if c.startswith(("sessions_", "browse_"))]
+    absent = [c for c in got.columns if c.startswith(("sessions_", "browse_", "top_browsed_"))]
     assert absent == []
     # 06-30 06:00 -> 07-01 00:00 = 18 h = 0.75 d
     expected = expected_frame({USER_ID: [1], "events_7d": [1], "days_since_last_event": [0.75]}, counts=["events_7d"])
+    assert_features(got, expected)
+
+
+def test_top_browsed_category_counts_categorised_events_in_30_days_and_breaks_ties_alphabetically() -> None:
+    users = users_frame([(1, SIGNUP), (2, SIGNUP), (3, SIGNUP)])
+    view, cart = EVENT_PAGE_VIEW, EVENT_ADD_TO_CART
+    rows = [
+        # user 1: toys 1, books 1 in the window -> tie, "books" first alphabetically
+        ((1, LAST, view, None, None), "toys"),  # last instant of as_of: inside
+        ((1, START_30, cart, None, None), "books"),  # 30-day window start: inside
+        ((1, START_30 - US, view, None, None), "toys"),  # 1 us before: outside; would make toys win
+        ((1, CUT, view, None, None), "toys"),  # at the cutoff: invisible; would make toys win
+        ((1, D(2024, 6, 15), EVENT_LOGIN, None, None), None),  # no category: ignored,
+        ((1, D(2024, 6, 16), EVENT_SEARCH, None, None), None),  # though nulls are the most frequent
+        # user 2: the most frequent category wins over the alphabetical one
+        ((2, D(2024, 6, 10), view, None, None), "zines"),
+        ((2, D(2024, 6, 11), view, None, None), "zines"),
+        ((2, D(2024, 6, 12), cart, None, None), "art"),
+        # user 3: no events -> null
+    ]
+    events = events_frame([r for r, _ in rows])
+    events[Events.CATEGORY] = _text([c for _, c in rows])
+
+    got = features_at({USERS: users, ORDERS: NO_ORDERS, EVENTS: events})
+
+    expected = expected_frame(
+        {USER_ID: [1, 2, 3], "top_browsed_category_30d": ["books", "zines", None]},
+        categories={"top_browsed_category_30d": ["books", "zines"]},
+    )
     assert_features(got, expected)
 
 

@@ -69,6 +69,7 @@ DTYPES: dict[str, dict[str, str]] = {
         Events.EVENT_TYPE: "str",
         Events.SESSION_ID: "Int64",
         Events.DURATION_S: "float64",
+        Events.CATEGORY: "str",
     },
     COUPONS: {
         Coupons.COUPON_ID: "int64",
@@ -136,6 +137,7 @@ def row(draw: st.DrawFn, name: str, users: list[int], at: st.SearchStrategy[dt.d
             Events.EVENT_TYPE: draw(st.sampled_from([EVENT_LOGIN, EVENT_PAGE_VIEW, EVENT_SEARCH, EVENT_ADD_TO_CART])),
             Events.SESSION_ID: draw(st.sampled_from([1, 2, 3, None])),
             Events.DURATION_S: draw(st.sampled_from([None, 10.0, 60.0])),
+            Events.CATEGORY: draw(st.sampled_from(["books", "toys", None])),
         }
     if name == COUPONS:
         return {
