@@ -21,6 +21,8 @@ from rich.console import Console
 from rich.table import Table
 
 from features.errors import ChurnError
+from serving.bands import BandCutoffs
+from serving.settings import ACTIVATION_MODEL_URI, CHURN_MODEL_URI, DEFAULT_FEATURES_DIR, DEFAULT_STORE
 
 app = typer.Typer(
     name="churn",
@@ -270,34 +272,60 @@ def rollback(model: Annotated[str, typer.Option(help="Registered model: churn or
 def score(
     data: DataOption,
     as_of: Annotated[str, typer.Option("--as-of", help="Score as of the end of this day (UTC).")],
-    model: Annotated[str, typer.Option(help="Registered model: models:/NAME@ALIAS or models:/NAME/VERSION.")] = "models:/churn@champion",
-    store: Annotated[str, typer.Option(help="Score store: duckdb:///FILE or a SQLAlchemy URL.")] = "duckdb:///data/scores.duckdb",
+    model: Annotated[str, typer.Option(help="Churn model: models:/NAME@ALIAS or models:/NAME/VERSION.")] = CHURN_MODEL_URI,
+    activation_model: Annotated[
+        str, typer.Option(help="Activation model for new users ('none': skip; the default is skipped with a note when not registered).")
+    ] = ACTIVATION_MODEL_URI,
+    store: Annotated[str, typer.Option(help="Score store: duckdb:///FILE or a SQLAlchemy URL.")] = DEFAULT_STORE,
+    features_dir: Annotated[Path, typer.Option(help="Where the feature snapshots for the API are kept.")] = DEFAULT_FEATURES_DIR,
+    engine: Annotated[Engine, typer.Option(help="Where to compute: embedded DuckDB or Spark (local mode).")] = Engine.duckdb,
+    medium: Annotated[float, typer.Option(help="Probability from which a user is in the medium risk band.")] = BandCutoffs().medium,
+    high: Annotated[float, typer.Option(help="Probability from which a user is in the high risk band.")] = BandCutoffs().high,
     max_drop: Annotated[float, typer.Option(help="Fail when the scored users drop by more than this share vs the previous run.")] = 0.2,
+    allow_drift: Annotated[bool, typer.Option(help="Publish even when a population stability index is over the fail level.")] = False,
+    drift_ignore: Annotated[
+        list[str] | None,
+        typer.Option(help="A feature whose drift neither warns nor fails (repeat the option; default: the calendar-driven ones)."),
+    ] = None,
+    export: Annotated[Path | None, typer.Option(help="Also write the published scores to this Parquet file.")] = None,
 ) -> None:
-    """Nightly scoring: score the churn population and publish it (idempotent; nothing half-written).
+    """Nightly scoring: score the churn and activation populations, check, publish (idempotent; nothing half-written).
 
     Exit codes: 0 published, 2 bad input, 3 model not in the registry, 4 a check failed (nothing published).
     """
-    import datetime as _dt
+    from pydantic import ValidationError
 
-    from features.asof import parse_as_of
-    from serving.nightly import run_nightly
+    from serving.nightly import NightlyConfig, run_nightly
 
     started = time.perf_counter()
     try:
-        parse_as_of(as_of)
+        try:
+            config = NightlyConfig(
+                data=data, as_of=as_of, store=store, features_dir=features_dir, churn_model=model,
+                activation_model=None if activation_model.lower() == "none" else activation_model, engine=engine.value,
+                cutoffs=BandCutoffs(medium=medium, high=high), max_drop=max_drop, allow_drift=allow_drift, export=export,
+                **({"drift_ignore": tuple(drift_ignore)} if drift_ignore else {}),
+            )  # fmt: skip
+        except ValidationError as e:
+            raise _config_error(e) from None
         _tracking()
         with err.status("scoring") as status:
             summary = run_nightly(
-                str(data), as_of, model, store, scored_at=_dt.datetime.now(_dt.UTC).replace(tzinfo=None, microsecond=0),
-                max_drop=max_drop, progress=lambda message: status.update(message),
+                config, scored_at=dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0), progress=lambda message: status.update(message)
             )
     except ChurnError as e:
         raise _fail(e) from None
-    out.print(
-        f"scored {summary.rows:,} users as of {summary.as_of} with {summary.model} v{summary.version}: "
-        f"{summary.high:,} high risk; {summary.checks['row_count']}; published to {store} in {time.perf_counter() - started:.1f} s"
-    )
+    out.print(f"scored {summary.line()}; published to {store} in {time.perf_counter() - started:.1f} s", highlight=False)
+
+
+def _config_error(e) -> ChurnError:
+    """A pydantic validation error as one line naming the option."""
+    from features.errors import ConfigError
+
+    first = e.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "input"
+    message = first["msg"].removeprefix("Value error, ")
+    return ConfigError(f"--{where.replace('_', '-')}: {message}")
 
 
 def _simulate(users: int, days: int, start: dt.date, seed: int, out_dir: Path, overwrite: bool):
@@ -423,6 +451,15 @@ def _same_config(manifest: Path, wanted) -> bool:
     except (OSError, ValueError):
         return False
     return recorded.get("simulator_version") == SIMULATOR_VERSION and recorded.get("config") == json.loads(wanted.model_dump_json())
+
+
+def _register_service_commands() -> None:
+    from serving.cli_serve import register
+
+    register(app)
+
+
+_register_service_commands()
 
 
 def main() -> None:

@@ -1,28 +1,55 @@
 """The nightly scoring job: validate, build features, score, check, publish.
 
-Checks before publishing (a failed check publishes nothing):
-* the dataset follows the data contract (exit 2);
-* the number of scored users did not drop by more than ``max_drop`` (default
-  20 %) against the previous published run of the same model (exit 4).
+For each model (churn on the churn population; activation on the new users who
+have not ordered, when an activation model is registered) the job computes the
+features at ``as_of``, scores them, and runs the checks. Only when every check
+of every model passes does it publish anything: the feature snapshots (for the
+API), then each model's scores in one transaction (see :mod:`serving.store`),
+then the optional Parquet export. A failed check publishes nothing.
+
+Checks (stored with the run, in the store's runs table):
+* the dataset follows the data contract (exit 2, before anything else);
+* row count: the scored users did not drop by more than ``max_drop`` (default
+  20 %) against the previous published run of the same model (exit 4);
+* drift: the population stability index of every feature and of the score
+  against the model's training rows (:mod:`training.drift`); over ``psi_warn``
+  (0.1) warns, over ``psi_fail`` (0.25) fails (exit 4) unless ``allow_drift``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
 
-from features.asof import as_of_date
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from features.asof import as_of_date, parse_as_of
 from features.build import compute_features
+from features.catalog import USER_ID
 from features.errors import ChurnError
-from features.labels import churn_population
+from features.files import check_destination, write_frame
+from features.labels import ACTIVATION, CHURN, activation_population, churn_population
 from features.validation import load_dataset
 from serving.bands import BandCutoffs
-from serving.models import load_registered
-from serving.scoring import BAND, score_frame
+from serving.models import LoadedModel, load_registered
+from serving.scoring import BAND, PROBABILITY, finish_scores, score_rows
+from serving.settings import ACTIVATION_MODEL_URI, CHURN_MODEL_URI, DEFAULT_FEATURES_DIR, DEFAULT_STORE
+from serving.snapshots import FeatureSnapshots
 from serving.store import ScoreStore
+from training import drift
+from training.registry import RegistryError
 
-DEFAULT_MAX_DROP = 0.2
+DEFAULT_MODELS = {CHURN: CHURN_MODEL_URI, ACTIVATION: ACTIVATION_MODEL_URI}
+POPULATIONS = {CHURN: churn_population, ACTIVATION: activation_population}
+# Features whose distribution moves with the calendar, not with the users: customer tenure grows
+# with the platform's age, and the days since the last coupon follow the campaign calendar.
+# Their PSI is computed and stored with the run, but does not warn or fail.
+DRIFT_IGNORED = ("days_since_first_order", "days_since_last_coupon")
+OK, WARN, FAIL, ALLOWED, SKIPPED = "ok", "warn", "fail", "allowed", "skipped"
 
 
 class CheckFailed(ChurnError):
@@ -32,55 +59,188 @@ class CheckFailed(ChurnError):
     http_status = 409
 
 
+class NightlyConfig(BaseModel):
+    """Everything one nightly run needs; validated once by the CLI (or a test) and passed down."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data: Path
+    as_of: str = Field(description="score as of the end of this day (UTC), or an exact timestamp")
+    store: str = DEFAULT_STORE
+    features_dir: Path = DEFAULT_FEATURES_DIR
+    churn_model: str = DEFAULT_MODELS[CHURN]
+    activation_model: str | None = Field(DEFAULT_MODELS[ACTIVATION], description="None: do not score new users")
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    cutoffs: BandCutoffs = BandCutoffs()
+    max_drop: float = Field(0.2, ge=0, le=1)
+    psi_warn: float = Field(0.1, gt=0)
+    psi_fail: float = Field(0.25, gt=0)
+    allow_drift: bool = False
+    drift_ignore: tuple[str, ...] = DRIFT_IGNORED
+    export: Path | None = Field(None, description="also write the published scores to this Parquet file")
+
+    @field_validator("as_of")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        parse_as_of(value)
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NightlyConfig:
+        if not self.psi_warn < self.psi_fail:
+            raise ValueError(f"psi_warn {self.psi_warn} must be below psi_fail {self.psi_fail}")
+        if self.export is not None and self.export.suffix != ".parquet":
+            raise ValueError(f"export {self.export}: expected a .parquet file")
+        return self
+
+
 @dataclass(frozen=True)
-class ScoringSummary:
-    rows: int
-    as_of: dt.date
-    model: str
-    version: str
-    high: int
+class ModelRun:
+    """One model's scores at the date, and its checks."""
+
+    task: str
+    model: LoadedModel
+    features: pd.DataFrame
+    scores: pd.DataFrame
     checks: dict
 
+    @property
+    def failed(self) -> list[str]:
+        return [c["message"] for c in self.checks.values() if isinstance(c, dict) and c.get("status") == FAIL]
 
-def row_count_check(rows: int, previous: int | None, max_drop: float) -> tuple[bool, str]:
+
+@dataclass(frozen=True)
+class NightlySummary:
+    as_of: dt.date
+    runs: list[ModelRun]
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """One line for the log: what was scored, how many high risk, any warnings."""
+        parts = []
+        for run in self.runs:
+            high = int((run.scores[BAND] == "high").sum())
+            parts.append(f"{run.task} v{run.model.version}: {len(run.scores):,} users ({high:,} high)")
+        warnings = [c["message"] for run in self.runs for c in run.checks.values() if c.get("status") in (WARN, ALLOWED)]
+        said = "; ".join(parts + self.notes + [f"warning: {w}" for w in warnings])
+        return f"as of {self.as_of}: {said}"
+
+
+def row_count_check(rows: int, previous: int | None, max_drop: float) -> dict:
     """Whether ``rows`` is acceptable after a previous run of ``previous`` rows."""
     if previous is None or previous == 0:
-        return True, f"{rows} rows (no previous run)"
+        return {"status": OK, "rows": rows, "previous": previous, "message": f"{rows} rows (no previous run)"}
     drop = 1 - rows / previous
-    ok = drop <= max_drop
-    return ok, f"{rows} rows vs {previous} in the previous run ({-drop:+.0%}; a drop over {max_drop:.0%} fails)"
+    status = OK if drop <= max_drop else FAIL
+    message = f"{rows} rows vs {previous} in the previous run ({-drop:+.0%}; a drop over {max_drop:.0%} fails)"
+    return {"status": status, "rows": rows, "previous": previous, "message": message}
+
+
+def drift_check(model: LoadedModel, features: pd.DataFrame, score, config: NightlyConfig) -> dict:
+    """Population stability of the features and the score against the model's training rows."""
+    reference = getattr(model.model, "reference_", None)
+    if not reference:
+        return {"status": SKIPPED, "message": f"{model.name} v{model.version} has no training profile; drift not checked"}
+    if len(features) < drift.MIN_ROWS:
+        return {"status": SKIPPED, "message": f"{model.name}: {len(features)} rows, too few for a stable PSI (at least {drift.MIN_ROWS})"}
+    values = drift.stability(reference, features, score)
+    worst = sorted(values.items(), key=lambda kv: kv[1], reverse=True)
+    judged = [(n, v) for n, v in worst if n not in config.drift_ignore]
+    over_fail = [(n, v) for n, v in judged if v > config.psi_fail]
+    over_warn = [(n, v) for n, v in judged if config.psi_warn < v <= config.psi_fail]
+    top = ", ".join(f"{n} {v:.2f}" for n, v in (over_fail or over_warn)[:3])
+    more = len(over_fail or over_warn) - 3
+    listed = f"{top}{f' and {more} more' if more > 0 else ''}"
+    if over_fail:
+        status = ALLOWED if config.allow_drift else FAIL
+        message = f"{model.name}: population stability index over {config.psi_fail} for {listed}"
+    elif over_warn:
+        status = WARN
+        message = f"{model.name}: population stability index over {config.psi_warn} for {listed}"
+    else:
+        status = OK
+        message = f"{model.name}: every PSI at most {config.psi_warn} (largest {judged[0][0]} {judged[0][1]:.3f})"
+    psi = {n: round(v, 6) for n, v in worst}
+    return {"status": status, "message": message, "psi": psi, "ignored": [n for n in config.drift_ignore if n in psi]}
+
+
+def _load_models(config: NightlyConfig, notes: list[str]) -> dict[str, LoadedModel]:
+    models = {CHURN: load_registered(config.churn_model)}
+    if config.activation_model:
+        try:
+            models[ACTIVATION] = load_registered(config.activation_model)
+        except RegistryError:
+            if config.activation_model != DEFAULT_MODELS[ACTIVATION]:
+                raise  # asked for by name: its absence is an error
+            notes.append(f"no activation model at {config.activation_model}: new users not scored")
+    return models
+
+
+def _tables(dataset, engine: str) -> dict:
+    if engine == "duckdb":
+        return {name: dataset.table(name) for name in dataset.tables}
+    from features.spark import local_session, spark_tables
+
+    return spark_tables(dataset, local_session())
+
+
+def _features_and_rows(tables: dict, config: NightlyConfig, task: str, model: LoadedModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+    population = POPULATIONS[task](tables, config.as_of)
+    features = compute_features(tables, config.as_of, users=population)
+    if config.engine == "duckdb":
+        return features, score_rows(features, model.model)
+    from serving.spark_scoring import spark_score_rows
+
+    return features, spark_score_rows(tables, config.as_of, population, model.model)
 
 
 def run_nightly(
-    data: str,
-    as_of: str,
-    model_uri: str,
-    store_url: str,
+    config: NightlyConfig,
     *,
     scored_at: dt.datetime,
-    cutoffs: BandCutoffs = BandCutoffs(),
-    max_drop: float = DEFAULT_MAX_DROP,
     progress: Callable[[str], None] = lambda message: None,
-) -> ScoringSummary:
-    """Score the churn population at ``as_of`` with ``model_uri`` and publish to ``store_url``."""
-    store = ScoreStore(store_url)
-    day = as_of_date(as_of)
-    progress(f"validating {data}")
-    dataset = load_dataset(data)
-    progress(f"loading {model_uri}")
-    loaded = load_registered(model_uri)
-    tables = {name: dataset.table(name) for name in dataset.tables}
-    progress(f"building features as of {day}")
-    features = compute_features(tables, as_of, users=churn_population(tables, as_of))
-    progress(f"scoring {len(features):,} users")
-    scores = score_frame(features, loaded.model, as_of=as_of, model_name=loaded.name, model_version=loaded.version, scored_at=scored_at, cutoffs=cutoffs)
-    runs = store.runs(loaded.name)
-    earlier = runs[runs["as_of"].astype(str) != str(day)]
-    previous = int(earlier["rows"].iloc[0]) if len(earlier) else None
-    ok, said = row_count_check(len(scores), previous, max_drop)
-    checks = {"row_count": said}
-    if not ok:
-        raise CheckFailed(f"row count check failed: {said}; nothing published")
+) -> NightlySummary:
+    """Score the churn (and activation) population at ``config.as_of``; publish only if every check passes.
+
+    scored_at: when the job runs (recorded with the scores, never used in a computation).
+    Raises CheckFailed (exit 4) naming the failed checks; nothing is written then.
+    """
+    store = ScoreStore(config.store)
+    day = as_of_date(config.as_of)
+    if config.export is not None:
+        check_destination(config.export)  # before any work: a bad path must not surface after publishing
+    progress(f"validating {config.data}")
+    dataset = load_dataset(config.data)
+    notes: list[str] = []
+    progress("loading models")
+    models = _load_models(config, notes)
+    tables = _tables(dataset, config.engine)
+    runs: list[ModelRun] = []
+    for task, loaded in models.items():
+        progress(f"{task}: features and scores as of {day} ({config.engine})")
+        features, rows = _features_and_rows(tables, config, task, loaded)
+        scores = finish_scores(
+            rows, as_of=config.as_of, model_name=loaded.name, model_version=loaded.version, scored_at=scored_at, cutoffs=config.cutoffs
+        )
+        previous_runs = store.runs(loaded.name)
+        earlier = previous_runs[pd.to_datetime(previous_runs["as_of"]).dt.date != day]
+        previous = int(earlier["rows"].iloc[0]) if len(earlier) else None
+        score = rows.set_index(USER_ID)[PROBABILITY].reindex(features[USER_ID]).to_numpy()
+        checks = {
+            "row_count": row_count_check(len(scores), previous, config.max_drop),
+            "drift": drift_check(loaded, features, score, config),
+        }
+        runs.append(ModelRun(task, loaded, features, scores, checks))
+    failed = [message for run in runs for message in run.failed]
+    if failed:
+        hint = " (--allow-drift publishes despite drift)" if any("stability" in m for m in failed) else ""
+        raise CheckFailed(f"check failed: {'; '.join(failed)}; nothing published{hint}")
     progress("publishing")
-    store.publish(scores, checks=checks)
-    return ScoringSummary(len(scores), day, loaded.name, loaded.version, int((scores[BAND] == "high").sum()), checks)
+    snapshots = FeatureSnapshots(config.features_dir)
+    for run in runs:
+        snapshots.write(run.model.name, day, run.features)
+    for run in runs:
+        store.publish(run.scores, checks=run.checks)
+    if config.export is not None:
+        write_frame(pd.concat([run.scores for run in runs], ignore_index=True), config.export)
+    return NightlySummary(day, runs, notes)

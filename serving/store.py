@@ -179,6 +179,11 @@ class ScoreStore:
             named = sql.replace("model_name = ?", "model_name = :model").replace("as_of = ?", "as_of = :as_of")
             return pd.read_sql(sa.text(named), con, params={"model": model_name, "as_of": as_of})
 
+    def latest_as_of(self, model_name: str) -> dt.date | None:
+        """The latest as-of date with published scores of ``model_name`` (None if there is none)."""
+        runs = self.runs(model_name)
+        return pd.Timestamp(runs["as_of"].iloc[0]).date() if len(runs) else None
+
     def runs(self, model_name: str) -> pd.DataFrame:
         """The recorded runs of ``model_name``, latest date first."""
         sql = f"SELECT {', '.join(_RUN_TYPES)} FROM {RUNS} WHERE model_name = ? ORDER BY as_of DESC"

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from features.catalog import AS_OF, LABEL, USER_ID
 from features.errors import ChurnError
+from training import drift
 
 BOOSTER_FILE = "booster.txt"
 META_FILE = "model.json"
@@ -43,7 +44,8 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
     Parameters are LightGBM's (``num_leaves``, ``learning_rate``...), plus
     ``max_rounds`` and ``early_stopping_rounds``. Learned attributes end in
     ``_``: ``features_``, ``categories_``, ``booster_``, ``calibration_``,
-    ``best_iteration_``.
+    ``best_iteration_`` and ``reference_`` (the profile of the latest training
+    snapshot, for population stability checks, :mod:`training.drift`).
     """
 
     def __init__(
@@ -115,6 +117,10 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y[held])
         self.calibration_ = (iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist())
         self.classes_ = np.array([0, 1])
+        # What the training rows looked like, for the nightly job's population stability checks.
+        # The held-back rows are the latest snapshot: the population as it was just before "today".
+        latest = X[held]
+        self.reference_ = drift.profile(self.matrix(latest), list(self.categories_), self.predict_proba(latest)[:, 1])
         return self
 
     def matrix(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -175,6 +181,7 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
             "categories": self.categories_,
             "calibration": {"x": self.calibration_[0], "y": self.calibration_[1]},
             "best_iteration": self.best_iteration_,
+            "reference": getattr(self, "reference_", None),
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=1))
         return directory
@@ -190,5 +197,6 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         model.calibration_ = (meta["calibration"]["x"], meta["calibration"]["y"])
         model.booster_ = lgb.Booster(model_str=(directory / BOOSTER_FILE).read_text())
         model.best_iteration_ = int(model.booster_.current_iteration())
+        model.reference_ = meta.get("reference")  # None for models saved before profiles were recorded
         model.classes_ = np.array([0, 1])
         return model

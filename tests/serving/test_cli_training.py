@@ -79,7 +79,8 @@ def test_score_publishes_idempotently_and_a_failed_check_publishes_nothing(works
     import datetime as dt
 
     scores = store.read("churn", dt.date(2025, 8, 31))
-    assert len(scores) > 500 and f"scored {len(scores):,} users as of 2025-08-31" in first.stdout
+    assert len(scores) > 500 and f"scored as of 2025-08-31: churn v1: {len(scores):,} users" in first.stdout
+    assert "no activation model at models:/activation@champion: new users not scored" in first.stdout
     assert scores["reason_1"].notna().mean() > 0.9
     again = _churn(root, env, "score", "--data", "data/shop", "--as-of", "2025-08-31")
     assert again.returncode == 0
@@ -88,5 +89,5 @@ def test_score_publishes_idempotently_and_a_failed_check_publishes_nothing(works
     # Far fewer buyers in the population at an early date: the row-count check fails, nothing is published.
     early = _churn(root, env, "score", "--data", "data/shop", "--as-of", "2025-02-28", "--max-drop", "0.05")
     assert early.returncode == 4, early.stderr
-    assert "row count check failed" in early.stderr and early.stderr.count("\n") == 1
+    assert "check failed:" in early.stderr and "rows vs" in early.stderr and early.stderr.count("\n") == 1
     assert store.read("churn", dt.date(2025, 2, 28)).empty

@@ -1,0 +1,123 @@
+"""The nightly job on a real MLflow registry and a DuckDB store: both models, checks, snapshots, export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+import mlflow
+import pandas as pd
+import pytest
+
+from features.simulator.config import SimulationConfig
+from features.simulator.run import simulate
+from features.validation import load_dataset
+from serving.nightly import CheckFailed, NightlyConfig, run_nightly
+from serving.snapshots import FeatureSnapshots
+from serving.store import ScoreStore
+from features.labels import training_set
+from training import registry
+from training.estimator import ChurnClassifier
+from training.tracking import use_tracking
+
+pytestmark = pytest.mark.slow
+AS_OF = "2025-09-30"
+RUN = dt.datetime(2025, 10, 1, 2, 0)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nightly")
+    data = simulate(SimulationConfig(users=3000, days=300, seed=5), root / "shop").out
+    previous = mlflow.get_tracking_uri()
+    cwd = os.getcwd()
+    os.chdir(root)
+    use_tracking(f"sqlite:///{root / 'mlflow.db'}")
+    try:
+        yield root, data, _register_both(data)
+    finally:
+        os.chdir(cwd)
+        mlflow.set_tracking_uri(previous)
+
+
+def _register_both(data) -> list[str]:
+    """Fit small churn and activation models and make them champions (the pipeline has its own tests)."""
+    from mlflow import MlflowClient
+
+    ds = load_dataset(data)
+    tables = {name: ds.table(name) for name in ds.tables}
+    registered = []
+    for task, snapshots, every in (("churn", 3, 30), ("activation", 6, 14)):
+        rows = training_set(tables, "2025-08-31", task=task, snapshots=snapshots, every_days=every)
+        model = ChurnClassifier(max_rounds=120).fit(rows, rows["label"], groups=rows["as_of"])
+        with mlflow.start_run():
+            version = registry.log_model(model, rows, task)
+        registry.set_champion(MlflowClient(), task, version)
+        registered.append(task)
+    return registered
+
+
+def _config(root, data, **changes) -> NightlyConfig:
+    base = {"data": data, "as_of": AS_OF, "store": f"duckdb:///{root / 'scores.duckdb'}", "features_dir": root / "features"}
+    return NightlyConfig(**{**base, **changes})
+
+
+def test_scores_both_populations_and_keeps_snapshots_checks_and_export(trained):
+    root, data, registered = trained
+    assert registered == ["churn", "activation"]
+    config = _config(root, data, export=root / "scores.parquet")
+    summary = run_nightly(config, scored_at=RUN)
+    store = ScoreStore(config.store)
+    day = dt.date(2025, 9, 30)
+    churn, activation = store.read("churn", day), store.read("activation", day)
+    assert len(churn) > 500 and len(activation) > 20
+    assert [r.task for r in summary.runs] == ["churn", "activation"]
+    # The snapshot holds exactly the features the scores came from.
+    snapshot_day, features = FeatureSnapshots(config.features_dir).latest("churn")
+    assert snapshot_day == day and set(features["user_id"].astype(str)) == set(churn["user_id"])
+    # New users carry their most-browsed category when the dataset records it, else their main category.
+    assert activation["probability"].between(0, 1).all()
+    # The checks are stored with the run.
+    runs = store.runs("churn")
+    checks = json.loads(runs["checks"].iloc[0])
+    assert checks["row_count"]["status"] == "ok" and checks["drift"]["status"] in ("ok", "warn")
+    assert set(checks["drift"]["psi"]) >= {"score", "days_since_last_order"}
+    exported = pd.read_parquet(root / "scores.parquet")
+    assert len(exported) == len(churn) + len(activation)
+    assert summary.line().startswith("as of 2025-09-30: churn v1: ")
+
+
+def test_drift_over_the_fail_level_publishes_nothing_unless_allowed(trained):
+    root, data, _ = trained
+    store_url = f"duckdb:///{root / 'drift.duckdb'}"
+    strict = _config(root, data, store=store_url, features_dir=root / "drift-features", psi_warn=1e-6, psi_fail=2e-6)
+    with pytest.raises(CheckFailed) as failed:
+        run_nightly(strict, scored_at=RUN)
+    message = str(failed.value)
+    assert "population stability index over 2e-06" in message and "nothing published" in message and "--allow-drift" in message
+    assert "\n" not in message
+    assert ScoreStore(store_url).runs("churn").empty and not (root / "drift-features").exists()
+    allowed = run_nightly(strict.model_copy(update={"allow_drift": True}), scored_at=RUN)
+    checks = json.loads(ScoreStore(store_url).runs("churn")["checks"].iloc[0])
+    assert checks["drift"]["status"] == "allowed"
+    assert "warning: churn: population stability index over 2e-06" in allowed.line()
+
+
+def test_a_large_drop_in_scored_users_fails_the_row_count_check(trained):
+    root, data, _ = trained
+    store_url = f"duckdb:///{root / 'drop.duckdb'}"
+    run_nightly(_config(root, data, store=store_url, features_dir=root / "drop-features"), scored_at=RUN)
+    early = _config(root, data, as_of="2025-02-28", store=store_url, features_dir=root / "drop-features", allow_drift=True)
+    with pytest.raises(CheckFailed, match="rows vs .* in the previous run"):
+        run_nightly(early, scored_at=RUN)
+    assert ScoreStore(store_url).read("churn", dt.date(2025, 2, 28)).empty
+    assert FeatureSnapshots(root / "drop-features").dates("churn") == [dt.date(2025, 9, 30)]
+
+
+def test_an_absent_activation_model_asked_for_by_name_is_an_error(trained):
+    from training.registry import RegistryError
+
+    root, data, _ = trained
+    with pytest.raises(RegistryError, match="models:/nosuch@champion"):
+        run_nightly(_config(root, data, store=f"duckdb:///{root / 'x.duckdb'}", activation_model="models:/nosuch@champion"), scored_at=RUN)
