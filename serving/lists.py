@@ -25,7 +25,7 @@ from features import contract as C
 from features.catalog import AS_OF, USER_ID
 from features.errors import ConfigError
 from serving.bands import BANDS
-from serving.scoring import (
+from serving.columns import (
     BAND,
     MODEL_NAME,
     MODEL_VERSION,
@@ -109,7 +109,7 @@ def at_risk_list(scores: pd.DataFrame, filters: ListFilter, generated_at: dt.dat
     if filters.bands:
         keep &= ranked[BAND].astype(str).isin(filters.bands).to_numpy()
     for name, wanted in filters.segments().items():
-        values = ranked[name].astype(object).where(ranked[name].notna(), None).map(lambda v: None if v is None else str(v))
+        values = pd.Series([None if pd.isna(v) else str(v) for v in ranked[name]], index=ranked.index, dtype=object)
         known = sorted({v for v in values if v is not None})
         unknown = [w for w in wanted if w not in known]
         if unknown:

@@ -20,7 +20,7 @@ import pandas as pd
 
 from features.catalog import AS_OF
 from features.errors import ConfigError
-from serving.scoring import MODEL_NAME, SCORE_COLUMNS
+from serving.columns import MODEL_NAME, SCORE_COLUMNS
 
 SCORES = "churn_scores"
 RUNS = "churn_score_runs"

@@ -19,7 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import contract as C
-from serving.scoring import PROBABILITY, VALUE_AT_RISK
+from serving.columns import PROBABILITY, VALUE_AT_RISK
 
 ACTION = "action"
 COUPON, CALLBACK = "coupon", "callback"

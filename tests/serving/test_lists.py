@@ -1,0 +1,115 @@
+"""The CRM lists on a hand-made scores table: ranking, filters, provenance, holdout, no changes to the scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from features.errors import ConfigError
+from serving.columns import SCORE_COLUMNS
+from serving.lists import ActivationPolicy, ListFilter, activation_list, at_risk_list, coupon_list
+from serving.targeting import CouponPolicy
+
+WHEN = dt.datetime(2025, 10, 1, 8, 30)
+DAY = dt.date(2025, 9, 30)
+
+
+def _scores(model: str = "churn") -> pd.DataFrame:
+    rows = [
+        # user, p, band, value, tier, city, region, channel, category
+        ("u1", 0.95, "high", 300.0, "gold", "1", "east", "app", "books"),
+        ("u2", 0.70, "high", 9000.0, "gold", "2", "west", "web", "phones"),
+        ("u3", 0.45, "medium", 120.0, "silver", "1", "east", "app", "books"),
+        ("u4", 0.20, "low", 80.0, None, "3", "east", "web", None),
+        ("u5", 0.70, "high", 50.0, "silver", "1", "north", "app", "toys"),
+    ]
+    frame = pd.DataFrame(rows, columns=["user_id", "probability", "risk_band", "value_at_risk", "member_tier", "city_tier", "region", "channel", "top_category"])
+    return frame.assign(
+        as_of=DAY,
+        percentile=[100.0, 80.0, 40.0, 20.0, 80.0],
+        reason_1=[f"reason of {u}" for u in frame["user_id"]],
+        reason_2=None,
+        reason_3=None,
+        model_name=model,
+        model_version="7",
+        scored_at=pd.Timestamp("2025-10-01 02:00"),
+    )[list(SCORE_COLUMNS)]
+
+
+def test_at_risk_ranks_by_probability_then_user_and_keeps_the_global_rank_after_filters():
+    scores = _scores()
+    everyone = at_risk_list(scores, ListFilter(), WHEN)
+    assert everyone["user_id"].tolist() == ["u1", "u2", "u5", "u3", "u4"]  # u2 and u5 tie: by id
+    assert everyone["rank"].tolist() == [1, 2, 3, 4, 5]
+    east_app = at_risk_list(scores, ListFilter(region=("east",), channel=("app",)), WHEN)
+    assert east_app["user_id"].tolist() == ["u1", "u3"] and east_app["rank"].tolist() == [1, 4]
+    high_top1 = at_risk_list(scores, ListFilter(bands=("high",), member_tier=("silver",), top=1), WHEN)
+    assert high_top1["user_id"].tolist() == ["u5"]
+    city = at_risk_list(scores, ListFilter(city_tier=("1", "3")), WHEN)
+    assert city["user_id"].tolist() == ["u1", "u5", "u3", "u4"]
+
+
+def test_every_list_row_says_where_it_came_from():
+    out = at_risk_list(_scores(), ListFilter(top=2), WHEN)
+    assert (out["model_name"] == "churn").all() and (out["model_version"] == "7").all()
+    assert (out["as_of"] == DAY).all() and (out["generated_at"] == pd.Timestamp(WHEN)).all()
+    assert out["reason_1"].tolist() == ["reason of u1", "reason of u2"]
+
+
+def test_bad_filters_are_named_with_the_allowed_values():
+    with pytest.raises(ValidationError, match="unknown band 'severe'; allowed: low, medium, high"):
+        ListFilter(bands=("severe",))
+    with pytest.raises(ConfigError, match="--region south: no scored user has it; known: east, north, west"):
+        at_risk_list(_scores(), ListFilter(region=("south",)), WHEN)
+
+
+def test_lists_do_not_change_the_scores():
+    scores = _scores()
+    before = scores.copy()
+    at_risk_list(scores, ListFilter(bands=("high",)), WHEN)
+    coupon_list(scores, CouponPolicy(campaign_id="c", budget=100, coupon_value=10, control_share=0.5), WHEN)
+    activation_list(_scores("activation"), ActivationPolicy(campaign_id="a"), WHEN)
+    pd.testing.assert_frame_equal(scores, before)
+
+
+def test_coupon_list_adds_reasons_and_segments_to_the_policy_choice():
+    # EV = p x value x 0.2 - 10: u1 47, u2 1250 (callback: value 9000), u3 0.8, u4 -6.8, u5 -3
+    policy = CouponPolicy(campaign_id="autumn", budget=20, coupon_value=10, control_share=0)
+    out = coupon_list(_scores(), policy, WHEN)
+    assert out["user_id"].tolist() == ["u2", "u1", "u3"]
+    assert out["action"].tolist() == ["callback", "coupon", "coupon"]
+    assert out["value"].tolist() == [0.0, 10.0, 10.0]
+    assert out["reason_1"].tolist() == ["reason of u2", "reason of u1", "reason of u3"]
+    assert out["region"].tolist() == ["west", "east", "east"]
+    assert (out["issued_at"] == pd.Timestamp(WHEN)).all() and (out["model_version"] == "7").all()
+    assert list(out.columns[:6]) == ["coupon_id", "user_id", "issued_at", "value", "campaign_id", "group"]
+
+
+def test_activation_list_ranks_new_users_holds_out_a_seeded_control_and_keeps_their_category():
+    scores = _scores("activation")
+    out = activation_list(scores, ActivationPolicy(campaign_id="welcome", coupon_value=5, control_share=0), WHEN)
+    assert out["user_id"].tolist() == ["u1", "u2", "u5", "u3", "u4"]
+    assert out["top_category"].tolist()[:4] == ["books", "phones", "toys", "books"] and pd.isna(out["top_category"].iloc[4])
+    assert out["coupon_id"].tolist()[:2] == ["welcome-000001", "welcome-000002"]
+    assert (out["value"] == 5.0).all() and (out["group"] == "treatment").all()
+    assert list(out.columns[:6]) == ["coupon_id", "user_id", "issued_at", "value", "campaign_id", "group"]
+    top2 = activation_list(scores, ActivationPolicy(campaign_id="welcome", top=2), WHEN)
+    assert top2["user_id"].tolist() == ["u1", "u2"] and (top2["value"] == 0.0).all()  # a message only
+
+
+def test_activation_holdout_is_seeded_and_costs_nothing():
+    n = 4000
+    many = pd.concat([_scores("activation")] * (n // 5), ignore_index=True)
+    many["user_id"] = [f"n{i}" for i in range(len(many))]
+    many["probability"] = np.linspace(0.9, 0.1, len(many))
+    policy = ActivationPolicy(campaign_id="w", coupon_value=5, control_share=0.1, seed=3)
+    a, b = activation_list(many, policy, WHEN), activation_list(many, policy, WHEN)
+    pd.testing.assert_frame_equal(a, b)
+    control = a[a["group"] == "control"]
+    assert 0.08 < len(control) / n < 0.12 and (control["value"] == 0).all()
+    other = activation_list(many, policy.model_copy(update={"seed": 4}), WHEN)
+    assert set(other.loc[other["group"] == "control", "user_id"]) != set(control["user_id"])
