@@ -8,6 +8,8 @@ that the DuckDB reader decided, so both engines see identical inputs.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import TYPE_CHECKING
 
 import ibis
@@ -27,6 +29,9 @@ def local_session(app_name: str = "churn-features", master: str = LOCAL_MASTER) 
     """A Spark session in local mode with UTC time and no web UI."""
     from pyspark.sql import SparkSession
 
+    # Python workers (mapInPandas) must run this interpreter, with this environment's packages;
+    # PySpark reads the variable only when the session starts.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.appName(app_name)
         .master(master)
