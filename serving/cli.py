@@ -370,7 +370,8 @@ def _preview(frame, kind: ListKind) -> Table:
     }[kind]
     table = Table()
     for column in wanted:
-        table.add_column(column, justify="right" if frame[column].dtype.kind in "if" else "left", overflow="fold")
+        numeric = frame[column].dtype.kind in "if"
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=numeric or column in ("rank", "user_id", "group"))
     for row in frame[wanted].head(20).itertuples(index=False):
         table.add_row(*(f"{v:.3f}" if isinstance(v, float) and abs(v) < 1 else f"{v:,.0f}" if isinstance(v, float) else str(v) for v in row))
     return table
@@ -393,6 +394,7 @@ def list_(
     coupon_value: Annotated[float | None, typer.Option(help="coupons: value of one coupon; activation: of a first-order coupon (default 0: a message only).")] = None,
     save_rate: Annotated[float, typer.Option(help="coupons: share of would-be churners a coupon keeps.")] = CouponPolicy.model_fields["save_rate"].default,
     callback_value: Annotated[float, typer.Option(help="coupons: value at risk from which a user gets a customer-service callback instead.")] = CouponPolicy.model_fields["callback_value"].default,
+    max_callbacks: Annotated[int, typer.Option(help="coupons: callbacks the customer-service team can make; further high-value users get coupons.")] = CouponPolicy.model_fields["max_callbacks"].default,
     control_share: Annotated[float, typer.Option(help="Share of the chosen users held out as the control group.")] = CouponPolicy.model_fields["control_share"].default,
     seed: Annotated[int, typer.Option(help="Seed of the control group draw (recorded in the list's coupon ids' campaign).")] = 0,
     campaign: Annotated[str | None, typer.Option(help="Campaign id written in the list (default: retention-DATE or activation-DATE).")] = None,
@@ -430,7 +432,8 @@ def list_(
                 if budget is None or coupon_value is None:
                     raise ConfigError("the coupons list needs --budget AMOUNT and --coupon-value V")
                 policy = CouponPolicy(campaign_id=campaign or f"retention-{day}", budget=budget, coupon_value=coupon_value,
-                                      save_rate=save_rate, callback_value=callback_value, control_share=control_share, seed=seed)  # fmt: skip
+                                      save_rate=save_rate, callback_value=callback_value, max_callbacks=max_callbacks,
+                                      control_share=control_share, seed=seed)  # fmt: skip
                 frame = coupon_list(_read_scores(store, "churn", as_of), policy, generated_at)
                 if top is not None:
                     frame = frame.head(top)
@@ -573,8 +576,10 @@ def demo(
     users: Annotated[int, typer.Option(help="Users in the demo dataset.")] = 20000,
     days: Annotated[int, typer.Option(help="Days in the demo dataset.")] = 365,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    budget: Annotated[float, typer.Option(help="The demo retention campaign's coupon budget.")] = 20000.0,
+    coupon_value: Annotated[float, typer.Option(help="The demo campaign's coupon value.")] = 20.0,
 ) -> None:
-    """The main job on embedded defaults: simulate a dataset (reused if it exists), validate it, train and report."""
+    """The main job on embedded defaults: simulate (reused if it exists), validate, train, promote, score, write the lists."""
     from features.simulator.config import DEFAULT_START, SimulationConfig
     from features.simulator.run import MANIFEST
     from features.validation import load_dataset
@@ -617,7 +622,52 @@ def demo(
         target.mkdir(parents=True, exist_ok=True)
         path = mlflow.artifacts.download_artifacts(run_id=r.run_id, artifact_path="report.html", dst_path=str(target))
         out.print(f"{r.task} report: {Path(path).resolve()}")
+    try:
+        lists = _demo_score_and_lists(data, as_of, budget, coupon_value)
+    except ChurnError as e:
+        raise _fail(e) from None
+    for line in lists:
+        out.print(line, highlight=False)
     out.print(f"MLflow: {uri}  (mlflow ui --backend-store-uri {uri})")
+
+
+def _demo_score_and_lists(data: Path, as_of: dt.date, budget: float, coupon_value: float) -> list[str]:
+    """Score with the champions as of the training day, write the three lists, show the top of the at-risk one."""
+    from features.files import write_frame
+    from serving.lists import ActivationPolicy, ListFilter, activation_list, at_risk_list, coupon_list
+    from serving.nightly import NightlyConfig, run_nightly
+    from serving.store import ScoreStore
+
+    scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    export = Path("data/scores.parquet")
+    with err.status("scoring") as status:
+        summary = run_nightly(NightlyConfig(data=data, as_of=str(as_of), export=export), scored_at=scored_at, progress=status.update)
+    out.print(f"scored {summary.line()}", highlight=False)
+    store = ScoreStore(DEFAULT_STORE)
+    churn = store.read("churn", as_of)
+    folder = Path("data/lists")
+    folder.mkdir(parents=True, exist_ok=True)
+    at_risk = at_risk_list(churn, ListFilter(), scored_at)
+    top = Table(title=f"the ten users most at risk of churning as of {as_of} (of {len(churn):,} scored)")
+    for column in ("rank", "user_id", "probability", "reasons", "spent 90 days"):
+        top.add_column(column, justify="right" if column in ("rank", "probability", "spent 90 days") else "left")
+    for row in at_risk.head(10).itertuples(index=False):
+        said = "; ".join(r for r in (row.reason_1, row.reason_2, row.reason_3) if isinstance(r, str))
+        top.add_row(str(row.rank), str(row.user_id), f"{row.probability:.2f}", said, f"{row.value_at_risk:,.0f}")
+    out.print(top)
+    written = {ListKind.at_risk: (at_risk, folder / f"at-risk-{as_of}.csv")}
+    policy = CouponPolicy(campaign_id=f"retention-{as_of}", budget=budget, coupon_value=coupon_value)
+    written[ListKind.coupons] = (coupon_list(churn, policy, scored_at), folder / f"coupons-{as_of}.csv")
+    activation = store.read("activation", as_of)
+    if len(activation):
+        chosen = activation_list(activation, ActivationPolicy(campaign_id=f"activation-{as_of}"), scored_at)
+        written[ListKind.activation] = (chosen, folder / f"activation-{as_of}.csv")
+    lines = []
+    for kind, (frame, path) in written.items():
+        write_frame(frame, path, ("csv",))
+        lines.append(f"{_list_summary(kind, frame)} -> {path.resolve()}")
+    lines.append(f"coupon campaign budget {budget:,.0f} at {coupon_value:,.0f} per coupon; scores exported to {export.resolve()}")
+    return lines
 
 
 def _same_config(manifest: Path, wanted) -> bool:

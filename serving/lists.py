@@ -94,11 +94,14 @@ def _provenance(frame: pd.DataFrame, scores: pd.DataFrame, generated_at: dt.date
 
 
 def _ranked(scores: pd.DataFrame) -> pd.DataFrame:
-    return scores.sort_values([PROBABILITY, USER_ID], ascending=[False, True], kind="stable", ignore_index=True)
+    """Highest probability first; at equal probability, the most valuable user first, then by id."""
+    return scores.sort_values([PROBABILITY, VALUE_AT_RISK, USER_ID], ascending=[False, False, True], kind="stable", ignore_index=True)
 
 
 def at_risk_list(scores: pd.DataFrame, filters: ListFilter, generated_at: dt.datetime) -> pd.DataFrame:
     """Scored users at risk, highest probability first, with ``rank`` (1 = highest risk among all scored users).
+
+    At equal probability the user with more value at risk comes first.
 
     Raises ConfigError when a segment filter names a value no scored user has
     (a typo would otherwise give an empty list that looks like good news).

@@ -60,8 +60,10 @@ def score_rows(features: pd.DataFrame, model: ChurnClassifier) -> pd.DataFrame:
     said = reasons(model.contributions(features), features)
     padded = [(r + [None, None, None])[:3] for r in said]
     value = features[VALUE_SOURCE].to_numpy(dtype=float) if VALUE_SOURCE in features.columns else np.full(len(features), np.nan)
-    source = next((c for c in CATEGORY_SOURCES if c in features.columns), None)
-    category = _text(features, source) if source else _text(features, TOP_CATEGORY)
+    # The first known of: the most bought category, the most browsed one (new users have no orders).
+    category = pd.Series([None] * len(features), index=features.index, dtype=object)
+    for source in CATEGORY_SOURCES:
+        category = category.where(category.notna(), _text(features, source))
     return pd.DataFrame(
         {
             USER_ID: features[USER_ID].to_numpy(),

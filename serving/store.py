@@ -70,6 +70,12 @@ def _normalise(scores: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """The ``as_of`` column as dates, whichever database the rows came from."""
+    frame[AS_OF] = pd.to_datetime(frame[AS_OF]).dt.date
+    return frame
+
+
 class ScoreStore:
     """Publish and read scores; see the module docstring. ``url``: ``duckdb:///FILE`` or a SQLAlchemy URL."""
 
@@ -167,7 +173,7 @@ class ScoreStore:
         if self._engine is None:
             con = self._duck()
             try:
-                return con.execute(sql, [model_name, as_of]).df()
+                return _dates(con.execute(sql, [model_name, as_of]).df())
             finally:
                 con.close()
         import sqlalchemy as sa
@@ -177,7 +183,7 @@ class ScoreStore:
                 con.execute(sa.text(create))
             con.commit()
             named = sql.replace("model_name = ?", "model_name = :model").replace("as_of = ?", "as_of = :as_of")
-            return pd.read_sql(sa.text(named), con, params={"model": model_name, "as_of": as_of})
+            return _dates(pd.read_sql(sa.text(named), con, params={"model": model_name, "as_of": as_of}))
 
     def latest_as_of(self, model_name: str) -> dt.date | None:
         """The latest as-of date with published scores of ``model_name`` (None if there is none)."""

@@ -2,7 +2,8 @@
 
 Expected retained value of a coupon for a user = P(churn) x value at risk x save
 rate - coupon value. Users worth more than ``callback_value`` get a
-customer-service callback instead of a coupon. The others are taken in order
+customer-service callback instead of a coupon, as many as the team can make
+(``max_callbacks``, best expected value first; the others get coupons). The others are taken in order
 of expected value (positive only) while the budget lasts. A seeded random
 share of everyone chosen is held out as the control group, so the campaign's
 real effect can be measured; control users receive nothing and cost nothing.
@@ -36,6 +37,7 @@ class CouponPolicy(BaseModel):
     coupon_value: float = Field(gt=0)
     save_rate: float = Field(0.2, gt=0, le=1, description="share of would-be churners a coupon keeps")
     callback_value: float = Field(5000.0, gt=0, description="value at risk from which a user gets a callback instead")
+    max_callbacks: int = Field(100, ge=0, description="callbacks the customer-service team can make; further high-value users get coupons")
     control_share: float = Field(0.1, ge=0, lt=1)
     seed: int = 0
 
@@ -51,7 +53,9 @@ def choose_targets(scores: pd.DataFrame, policy: CouponPolicy, issued_at: dt.dat
     frame = scores[[C.Coupons.USER_ID, PROBABILITY, VALUE_AT_RISK]].copy()
     frame[EXPECTED_VALUE] = frame[PROBABILITY] * frame[VALUE_AT_RISK] * policy.save_rate - policy.coupon_value
     frame = frame[frame[EXPECTED_VALUE] > 0].sort_values([EXPECTED_VALUE, C.Coupons.USER_ID], ascending=[False, True])
-    frame[ACTION] = np.where(frame[VALUE_AT_RISK] >= policy.callback_value, CALLBACK, COUPON)
+    wants_callback = (frame[VALUE_AT_RISK] >= policy.callback_value).to_numpy()
+    # The best ``max_callbacks`` of them get a call (control users included, as for coupons); the rest a coupon.
+    frame[ACTION] = np.where(wants_callback & (np.cumsum(wants_callback) <= policy.max_callbacks), CALLBACK, COUPON)
     rng = np.random.default_rng(policy.seed)
     held_out = rng.random(len(frame)) < policy.control_share
     capacity = int(policy.budget // policy.coupon_value)

@@ -43,7 +43,9 @@ def _scores(model: str = "churn") -> pd.DataFrame:
 def test_at_risk_ranks_by_probability_then_user_and_keeps_the_global_rank_after_filters():
     scores = _scores()
     everyone = at_risk_list(scores, ListFilter(), WHEN)
-    assert everyone["user_id"].tolist() == ["u1", "u2", "u5", "u3", "u4"]  # u2 and u5 tie: by id
+    assert everyone["user_id"].tolist() == ["u1", "u2", "u5", "u3", "u4"]  # u2 and u5 tie: more value first
+    swapped = scores.assign(value_at_risk=scores["value_at_risk"].where(scores["user_id"] != "u5", 99999.0))
+    assert at_risk_list(swapped, ListFilter(top=3), WHEN)["user_id"].tolist() == ["u1", "u5", "u2"]
     assert everyone["rank"].tolist() == [1, 2, 3, 4, 5]
     east_app = at_risk_list(scores, ListFilter(region=("east",), channel=("app",)), WHEN)
     assert east_app["user_id"].tolist() == ["u1", "u3"] and east_app["rank"].tolist() == [1, 4]

@@ -53,3 +53,18 @@ def test_scoring_is_deterministic_and_does_not_touch_its_input(fitted):
     b = score_frame(features, model, as_of=AS_OF, model_name="churn", model_version="3", scored_at=RUN)
     pd.testing.assert_frame_equal(a, b)
     pd.testing.assert_frame_equal(features, before)
+
+
+def test_top_category_is_the_most_bought_else_the_most_browsed(fitted):
+    model, features = fitted
+    assert "top_browsed_category_30d" in features.columns
+    no_orders = features.copy()
+    no_orders.loc[no_orders.index[:50], "main_category"] = None  # as for a new user
+    rows = score_frame(no_orders, model, as_of=AS_OF, model_name="churn", model_version="3", scored_at=RUN).set_index("user_id")
+    first = no_orders.head(50).set_index("user_id")
+    browsed = first["top_browsed_category_30d"].astype(object)
+    shown = rows.loc[first.index, "top_category"]
+    assert (shown[browsed.notna()] == browsed[browsed.notna()].astype(str)).all()
+    rest = no_orders.iloc[50:].set_index("user_id")
+    bought = rest["main_category"].astype(object)
+    assert (rows.loc[rest.index, "top_category"][bought.notna()] == bought[bought.notna()].astype(str)).all()

@@ -50,3 +50,13 @@ def test_control_group_costs_nothing_and_is_seeded():
     pd.testing.assert_frame_equal(out, again)
     other = choose_targets(scores, policy.model_copy(update={"seed": 8}), WHEN)
     assert set(other.loc[other["group"] == "control", "user_id"]) != set(control["user_id"])
+
+
+def test_callbacks_are_capped_by_the_team_capacity_and_the_rest_get_coupons():
+    scores = pd.DataFrame({"user_id": [1, 2, 3, 4], "probability": 0.5, "value_at_risk": [6000.0, 9000.0, 7000.0, 100.0]})
+    # EV = 0.5 x value x 0.5 - 10: 1490, 2240, 1740, 15
+    policy = CouponPolicy(campaign_id="c", budget=100, coupon_value=10, save_rate=0.5, callback_value=5000, max_callbacks=2, control_share=0)
+    out = choose_targets(scores, policy, WHEN)
+    assert out["user_id"].tolist() == [2, 3, 1, 4]
+    assert out["action"].tolist() == ["callback", "callback", "coupon", "coupon"]
+    assert out["value"].tolist() == [0.0, 0.0, 10.0, 10.0]
