@@ -183,8 +183,9 @@ def test_a_list_pull_writes_one_audit_record(server, service_workspace):
     assert record["caller"] == "crm-team" and record["endpoint"] == "lists/at_risk" and record["rows"] == 20
     assert record["request"] == {"as_of": None, "filters": {"bands": ["high"], "channel": [], "city_tier": [], "member_tier": [], "region": [], "top": None}, "limit": 20, "offset": 10}
     assert record["model_version"] == "1" and record["service_models"] == {"churn": "churn v1"}
+    assert set(record) == {"time", "caller", "endpoint", "request", "rows", "total", "as_of", "model_name", "model_version", "service_models"}
     users = {row["user_id"] for row in response.json()["rows"]}
-    assert not any(user in lines[-1] for user in users)
+    assert not any(f'"{user}"' in lines[-1] for user in users)  # list user ids are strings
 
 
 def test_the_server_log_holds_no_user_ids(server):

@@ -1,0 +1,298 @@
+"""HTTP service load: latency at a fixed rate, the saturation point, and the 1,000-row batch endpoint.
+
+Usage: python -m benchmarks.service_load [--users N] [--seconds S] [--rates R1,R2,...]
+
+Builds a small world in a temporary directory (N simulated users over 243
+days, the churn model trained and registered by the real pipeline, the nightly
+job's scores and snapshot, the champion imported into a temporary BentoML
+home), starts a real server (``python -m bentoml serve
+serving.service:ChurnService``, one worker) on a loopback port, and loads it
+from this process (a second process) with an async httpx client, open loop:
+requests leave on a fixed schedule whatever the answers, and latency is
+measured from the scheduled time, so a slow server cannot hide its queue.
+
+1. single-user score by id (``/score_users``) at 100 requests/s for S seconds:
+   p50, p99, errors. Target: p99 <= 20 ms.
+2. the same at increasing rates, S seconds each, until a rate is not held
+   (achieved < 98 % of the target, or >= 0.1 % errors, timeouts of 1 s
+   included): the saturation point is the highest rate held.
+3. ``/score_features`` with 1,000 feature rows, one request at a time.
+Baselines in the same run: the library call behind each endpoint in this
+process, without HTTP (``score_rows`` on one snapshot row, and on 1,000).
+The load generator shares the machine's cores with the server; on 2 cores it
+takes a good part of one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+AS_OF = "2025-08-31"
+TOKEN = "bench:benchmark-token-000000000001"
+TIMEOUT_S = 1.0
+CONNECTIONS = 32
+
+
+@dataclass
+class Step:
+    label: str
+    rate: float
+    sent: int
+    ok: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def achieved(self) -> float:
+        return self.ok / self.seconds
+
+    @property
+    def error_share(self) -> float:
+        return self.errors / self.sent if self.sent else 0.0
+
+    def held(self) -> bool:
+        return self.error_share < 0.001 and self.achieved >= 0.98 * self.rate
+
+
+def _quantile(samples: list[float], q: float) -> float:
+    if len(samples) < 2:
+        return samples[0] if samples else float("nan")
+    return statistics.quantiles(samples, n=1000, method="inclusive")[int(q * 1000) - 1]
+
+
+def prepare(root: Path, users: int, console) -> dict:
+    """Simulate, train, score nightly and import the champion under ``root``; the server's environment."""
+    from bentoml._internal.models import ModelStore
+
+    from features.simulator.config import SimulationConfig
+    from features.simulator.run import simulate
+    from features.validation import load_dataset
+    from serving.bento_models import import_champions
+    from serving.nightly import NightlyConfig, run_nightly
+    from training.pipeline import TrainConfig, train
+    from training.tracking import use_tracking
+
+    with console.status(f"simulating {users:,} users"):
+        data = simulate(SimulationConfig(users=users, days=243, seed=11), root / "shop").out
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        use_tracking(f"sqlite:///{root / 'mlflow.db'}")
+        with console.status("training and registering the churn model"):
+            train(load_dataset(data), TrainConfig(as_of=AS_OF, snapshots=2, max_rounds=200, experiment="bench", activation=False))
+        with console.status("nightly scoring"):
+            run_nightly(
+                NightlyConfig(data=data, as_of=AS_OF, store=f"duckdb:///{root / 'scores.duckdb'}", features_dir=root / "features",
+                              activation_model=None, allow_drift=True),
+                scored_at=dt.datetime(2025, 9, 1, 3),
+            )  # fmt: skip
+        (root / "bentoml" / "models").mkdir(parents=True)
+        bundle = import_champions("models:/churn@champion", None, model_store=ModelStore(root / "bentoml" / "models"))
+    finally:
+        os.chdir(cwd)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_API_")}
+    env |= {
+        "BENTOML_HOME": str(root / "bentoml"),
+        "BENTOML_DO_NOT_TRACK": "true",
+        "CHURN_API_TOKENS": TOKEN,
+        "CHURN_API_STORE": f"duckdb:///{root / 'scores.duckdb'}",
+        "CHURN_API_FEATURES_DIR": str(root / "features"),
+        "CHURN_API_AUDIT_LOG": str(root / "audit.jsonl"),
+        "CHURN_API_MODEL_TAG": bundle.tag,
+    }
+    return env
+
+
+def start_server(env: dict, log: Path, timeout: float = 300) -> tuple[subprocess.Popen, str]:
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:ChurnService", "--host", "127.0.0.1", "--port", str(port)]
+    repo = Path(__file__).resolve().parents[1]
+    process = subprocess.Popen(command, cwd=repo, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    stop_server(process)
+    raise TimeoutError(f"server not ready in {timeout} s")
+
+
+def stop_server(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+async def open_loop(url: str, path: str, bodies: list[bytes], rate: float, seconds: float, label: str) -> Step:
+    """Send ``rate`` requests per second for ``seconds`` on a fixed schedule; latency from the scheduled time."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {TOKEN.split(':', 1)[1]}", "content-type": "application/json"}
+    # A few dozen keep-alive connections: enough for the rates held here, and httpx's pool slows down with hundreds.
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * seconds)
+    async with httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=TIMEOUT_S) as client:
+
+        async def one(i: int, scheduled: float) -> None:
+            nonlocal errors
+            try:
+                response = await client.post(path, content=bodies[i % len(bodies)])
+                if response.status_code != 200:
+                    errors += 1
+                    return
+            except httpx.HTTPError:
+                errors += 1
+                return
+            latencies.append((time.perf_counter() - scheduled) * 1000)
+
+        tasks = []
+        start = time.perf_counter() + 0.05
+        for i in range(total):
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, scheduled)))
+        await asyncio.gather(*tasks)
+        elapsed = max(time.perf_counter() - start, seconds)
+    return Step(label, rate, total, len(latencies), errors, elapsed, _quantile(latencies, 0.5), _quantile(latencies, 0.99))
+
+
+def sequential(url: str, path: str, body: bytes, calls: int) -> list[float]:
+    import httpx
+
+    headers = {"Authorization": f"Bearer {TOKEN.split(':', 1)[1]}", "content-type": "application/json"}
+    out = []
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        client.post(path, content=body).raise_for_status()  # warm-up
+        for _ in range(calls):
+            t0 = time.perf_counter()
+            client.post(path, content=body).raise_for_status()
+            out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def in_process(features, model, calls: int) -> list[float]:
+    from serving.scoring import score_rows
+
+    score_rows(features, model)
+    out = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        score_rows(features, model)
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=3000, help="simulated users (the snapshot holds the churn population)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="duration of each fixed-rate step")
+    parser.add_argument("--rates", default="100,200,300,400,500,600,800,1000", help="rates of the step-up, requests/s")
+    parser.add_argument("--batch-calls", type=int, default=20, help="sequential calls of the 1,000-row batch")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+    import numpy as np
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=max(Console().width, 120))
+    with tempfile.TemporaryDirectory(prefix="service-load-") as tmp:
+        root = Path(tmp)
+        env = prepare(root, args.users, console)
+        from serving.bento_models import latest_bundle, load_bundle
+        from serving.snapshots import FeatureSnapshots
+
+        _, snapshot = FeatureSnapshots(root / "features").latest("churn")
+        from bentoml._internal.models import ModelStore
+
+        model = load_bundle(latest_bundle(ModelStore(root / "bentoml" / "models")))["churn"].model
+        ids = [int(u) for u in snapshot["user_id"]]
+        rng = np.random.default_rng(0)
+        single = [json.dumps({"user_ids": [int(u)]}).encode() for u in rng.choice(ids, 5000)]
+        rows = snapshot.sample(1000, replace=len(snapshot) < 1000, random_state=0).drop_duplicates("user_id")
+        records = rows.astype(object).where(rows.notna(), None).to_dict("records")
+        batch = json.dumps({"as_of": AS_OF, "rows": records}, default=str).encode()
+
+        with console.status("starting the server"):
+            started = time.perf_counter()
+            process, url = start_server(env, root / "server.log")
+            start_seconds = time.perf_counter() - started
+        try:
+            with console.status(f"single-user score at 100 requests/s for {args.seconds:.0f} s"):
+                asyncio.run(open_loop(url, "/score_users", single, 100, 5, "warm-up"))
+                fixed = asyncio.run(open_loop(url, "/score_users", single, 100, args.seconds, "100/s"))
+            steps: list[Step] = []
+            for rate in (float(r) for r in args.rates.split(",")):
+                with console.status(f"step-up: {rate:.0f} requests/s for {args.seconds:.0f} s"):
+                    step = asyncio.run(open_loop(url, "/score_users", single, rate, args.seconds, f"{rate:.0f}/s"))
+                steps.append(step)
+                if not step.held():
+                    break
+            with console.status("batch of 1,000 feature rows"):
+                batch_ms = sequential(url, "/score_features", batch, args.batch_calls)
+        finally:
+            stop_server(process)
+
+    one_row = snapshot.head(1)
+    lib_single = in_process(one_row, model, 500)
+    lib_batch = in_process(rows, model, max(5, args.batch_calls))
+
+    table = Table(title=f"HTTP service load ({args.users:,} simulated users, {len(snapshot):,} in the snapshot; server ready in {start_seconds:.0f} s)")
+    for col in ("measurement", "rate /s", "sent", "achieved /s", "errors", "p50 ms", "p99 ms", "held", "vs library p50"):
+        table.add_column(col, justify="right")
+    lib_p50 = statistics.median(lib_single)
+    for step in [fixed, *steps]:
+        name = "single user, fixed rate" if step is fixed else "single user, step-up"
+        table.add_row(
+            name, f"{step.rate:.0f}", f"{step.sent:,}", f"{step.achieved:.0f}", f"{step.errors} ({step.error_share:.2%})",
+            f"{step.p50_ms:.1f}", f"{step.p99_ms:.1f}", "yes" if step.held() else "no", f"{step.p50_ms / lib_p50:.1f}x",
+        )  # fmt: skip
+    table.add_row("library score_rows, 1 row", "", "500", "", "", f"{lib_p50:.2f}", f"{_quantile(lib_single, 0.99):.2f}", "", "1.0x")
+    b50, b99 = statistics.median(batch_ms), _quantile(batch_ms, 0.99)
+    l50 = statistics.median(lib_batch)
+    table.add_row(f"batch {len(rows):,} rows (/score_features)", "", f"{len(batch_ms)}", f"{len(rows) / b50 * 1000:,.0f} rows", "0", f"{b50:.0f}", f"{b99:.0f}", "", f"{b50 / l50:.1f}x")
+    table.add_row(f"library score_rows, {len(rows):,} rows", "", f"{len(lib_batch)}", f"{len(rows) / l50 * 1000:,.0f} rows", "", f"{l50:.0f}", f"{_quantile(lib_batch, 0.99):.0f}", "", "1.0x")
+    console.print(table)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    console.print(f"load average at the end (1, 5, 15 min): {load} on {os.cpu_count()} cores (the server and this client share them)")
+    held = [s for s in steps if s.held()]
+    saturation = f"{held[-1].rate:.0f} requests/s" if held else "below the first step"
+    verdict = "met" if fixed.p99_ms <= 20 and fixed.held() else "MISSED"
+    console.print(f"single-user p99 at 100/s: {fixed.p99_ms:.1f} ms (target <= 20 ms: {verdict}); saturation point: {saturation}")
+
+
+if __name__ == "__main__":
+    main()
