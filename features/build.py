@@ -12,6 +12,8 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features import contract as C
 from features.activity import activity_features
@@ -63,34 +65,52 @@ def feature_expression(tables: Mapping[str, ir.Table], as_of: AsOf, users: ir.Ta
     return out.select(USER_ID, *present)
 
 
-def to_frame(frame: pd.DataFrame) -> pd.DataFrame:
+def to_frame(result: pa.Table | pd.DataFrame) -> pd.DataFrame:
     """Stable column order and dtypes: user_id first, counts int64, numbers float64, categories ``category``.
 
-    Rows are sorted by user_id. Category levels are the sorted observed values.
+    result: the executed feature expression, as Arrow or pandas. Rows are
+    sorted by user_id. Category levels are the sorted observed values.
     """
-    data: dict[str, object] = {USER_ID: frame[USER_ID].to_numpy()}
+    table = result if isinstance(result, pa.Table) else pa.Table.from_pandas(result, preserve_index=False)
+    present = set(table.column_names)  # a property that builds a new list on every call
+    names, columns = [USER_ID], [table.column(USER_ID)]
     for f in FEATURES:
-        if f.name not in frame.columns:
+        if f.name not in present:
             continue
-        col = frame[f.name]
+        column = table.column(f.name)
         if f.kind is FeatureKind.COUNT:
-            data[f.name] = col.fillna(0).to_numpy(dtype="int64")
+            column = _typed(column, pa.int64())
+            if column.null_count:
+                column = pc.fill_null(column, 0)
         elif f.kind is FeatureKind.NUMBER:
-            data[f.name] = col.to_numpy(dtype="float64", na_value=np.nan)
+            column = _typed(column, pa.float64())  # nulls become NaN in pandas
         else:
-            values = col.to_numpy(dtype=object, na_value=None)
-            levels = sorted({v for v in values if v is not None})
-            data[f.name] = pd.Categorical(values, categories=levels)
-    out = pd.DataFrame(data)
+            column = _sorted_dictionary(column)  # a pandas categorical in pandas
+        names.append(f.name)
+        columns.append(column)
+    out = pa.table(columns, names=names).to_pandas()
     if not out[USER_ID].is_monotonic_increasing:
         out = out.sort_values(USER_ID, kind="stable", ignore_index=True)
     return out
 
 
+def _typed(column: pa.ChunkedArray, dtype: pa.DataType) -> pa.ChunkedArray:
+    return column if column.type == dtype else column.cast(dtype)
+
+
+def _sorted_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Text ``column`` dictionary-encoded with its distinct values, sorted, as the dictionary."""
+    column = _typed(column, pa.string())
+    levels = pc.unique(pc.drop_null(column))
+    levels = levels.take(pc.array_sort_indices(levels))
+    codes = pc.index_in(column, value_set=levels)
+    chunks = [pa.DictionaryArray.from_arrays(chunk, levels) for chunk in codes.chunks]
+    return pa.chunked_array(chunks, type=pa.dictionary(pa.int32(), pa.string()))
+
+
 def compute_features(tables: Mapping[str, ir.Table], as_of: AsOf, users: ir.Table | None = None) -> pd.DataFrame:
     """Execute :func:`feature_expression` and return a pandas frame (see :func:`to_frame`)."""
-    frame = feature_expression(tables, as_of, users).to_pandas()
-    return to_frame(frame)
+    return to_frame(feature_expression(tables, as_of, users).to_pyarrow())
 
 
 def memtables(frames: Mapping[str, pd.DataFrame]) -> dict[str, ir.Table]:
