@@ -79,7 +79,7 @@ def test_score_publishes_idempotently_and_a_failed_check_publishes_nothing(works
     import datetime as dt
 
     scores = store.read("churn", dt.date(2025, 8, 31))
-    assert len(scores) > 500 and f"scored as of 2025-08-31: churn v1: {len(scores):,} users" in first.stdout
+    assert len(scores) > 500 and f"scored as of 2025-08-31: churn v2: {len(scores):,} users"  # v2: champion after the rollbacks above in first.stdout
     assert "no activation model at models:/activation@champion: new users not scored" in first.stdout
     assert scores["reason_1"].notna().mean() > 0.9
     again = _churn(root, env, "score", "--data", "data/shop", "--as-of", "2025-08-31")
@@ -91,3 +91,66 @@ def test_score_publishes_idempotently_and_a_failed_check_publishes_nothing(works
     assert early.returncode == 4, early.stderr
     assert "check failed:" in early.stderr and "rows vs" in early.stderr and early.stderr.count("\n") == 1
     assert store.read("churn", dt.date(2025, 2, 28)).empty
+
+
+def test_lists_from_the_published_scores(workspace):
+    import datetime as dt
+    import io
+    import json
+
+    from serving.store import ScoreStore
+
+    root, env = workspace  # the tests above trained, promoted and scored
+    store = ScoreStore(f"duckdb:///{root / 'data' / 'scores.duckdb'}")
+    scores = store.read("churn", dt.date(2025, 8, 31))
+
+    high = _churn(root, env, "list", "at-risk", "--as-of", "2025-08-31", "--band", "high", "--top", "25", "--format", "csv")
+    assert high.returncode == 0, high.stderr
+    listed = pd.read_csv(io.StringIO(high.stdout))
+    ranked = scores.sort_values(["probability", "value_at_risk", "user_id"], ascending=[False, False, True])  # at equal risk, more value first
+    expected = ranked[ranked["risk_band"] == "high"].head(25)
+    assert listed["user_id"].astype(str).tolist() == expected["user_id"].tolist()
+    assert (listed["model_version"].astype(str) == "2").all() and listed["generated_at"].notna().all()
+    assert high.stderr.startswith("at-risk: ")
+
+    out = root / "data" / "coupons.parquet"
+    coupons = _churn(root, env, "list", "coupons", "--as-of", "2025-08-31", "--budget", "500", "--coupon-value", "10", "--out", str(out))
+    assert coupons.returncode == 0, coupons.stderr
+    frame = pd.read_parquet(out)
+    treated = frame[frame["group"] == "treatment"]
+    assert treated["value"].sum() <= 500 and set(frame["group"]) <= {"treatment", "control"}
+    assert f"-> {out}" in coupons.stdout and "coupons costing" in coupons.stdout
+
+    as_json = _churn(root, env, "list", "at-risk", "--as-of", "2025-08-31", "--top", "3", "--format", "json")
+    assert [row["rank"] for row in json.loads(as_json.stdout)] == [1, 2, 3]
+
+    # Bad requests: one line, exit 2, nothing written.
+    for args, said in [
+        (["at-risk", "--as-of", "2025-08-31", "--band", "severe"], "unknown band 'severe'"),
+        (["at-risk", "--as-of", "2025-08-31", "--region", "atlantis"], "--region atlantis: no scored user has it"),
+        (["at-risk", "--as-of", "2025-07-31"], "no churn scores"),
+        (["coupons", "--as-of", "2025-08-31"], "needs --budget"),
+        (["activation", "--as-of", "2025-08-31"], "no activation scores"),
+        (["at-risk", "--as-of", "2025-08-31", "--format", "parquet"], "--format parquet needs --out"),
+        (["coupons", "--as-of", "2025-08-31", "--budget", "5", "--coupon-value", "1", "--band", "high"], "--band filters the at-risk list only"),
+    ]:
+        bad = _churn(root, env, "list", *args)
+        assert bad.returncode == 2 and said in bad.stderr and bad.stderr.count("\n") == 1, (args, bad.stderr)
+    # Pulling lists never changes the scores.
+    pd.testing.assert_frame_equal(store.read("churn", dt.date(2025, 8, 31)), scores)
+
+
+def test_campaign_report_from_the_command_line(workspace):
+    import json
+
+    root, env = workspace
+    coupons = pd.read_parquet(root / "data" / "shop" / "coupons.parquet")
+    first = coupons.sort_values("issued_at")["campaign_id"].iloc[0]
+    table = _churn(root, env, "campaign", "report", "--campaign", str(first), "--data", "data/shop", "--as-of", "2025-08-31")
+    assert table.returncode == 0, table.stderr
+    assert "retained" in table.stdout and str(first) in table.stdout
+    as_json = _churn(root, env, "campaign", "report", "--campaign", str(first), "--data", "data/shop", "--as-of", "2025-08-31", "--format", "json")
+    readout = json.loads(as_json.stdout)
+    assert readout["campaign_id"] == str(first) and readout["treatment"]["users"] > 0
+    unknown = _churn(root, env, "campaign", "report", "--campaign", "nosuch", "--data", "data/shop", "--as-of", "2025-08-31")
+    assert unknown.returncode == 2 and "nosuch" in unknown.stderr and unknown.stderr.count("\n") == 1

@@ -121,3 +121,42 @@ def test_an_absent_activation_model_asked_for_by_name_is_an_error(trained):
     root, data, _ = trained
     with pytest.raises(RegistryError, match="models:/nosuch@champion"):
         run_nightly(_config(root, data, store=f"duckdb:///{root / 'x.duckdb'}", activation_model="models:/nosuch@champion"), scored_at=RUN)
+
+
+def _consistent(store: ScoreStore, model: str) -> dict:
+    """Every recorded run's rows are all there, and no rows exist without a run: {as_of: rows}."""
+    runs = store.runs(model)
+    seen = {}
+    for as_of, rows in zip(runs["as_of"], runs["rows"], strict=True):
+        day = pd.Timestamp(as_of).date()
+        assert len(store.read(model, day)) == rows, f"{model} {day}: {rows} recorded"
+        seen[day] = rows
+    return seen
+
+
+def test_killing_the_job_at_any_moment_leaves_the_previous_scores(trained):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root, data, _ = trained
+    store_url = f"duckdb:///{root / 'kill.duckdb'}"
+    run_nightly(_config(root, data, store=store_url, features_dir=root / "kill-features"), scored_at=RUN)
+    store = ScoreStore(store_url)
+    before = store.read("churn", dt.date(2025, 9, 30))
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    command = [sys.executable, "-c", "from serving.cli import main; main()", "score", "--data", str(data), "--as-of", "2025-09-20",
+               "--store", store_url, "--features-dir", str(root / "kill-features")]  # fmt: skip
+    for delay in (1.0, 3.0, 5.0, 7.0, 9.0, 11.0):
+        job = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        job.send_signal(signal.SIGKILL)
+        job.wait()
+        for model in ("churn", "activation"):
+            seen = _consistent(store, model)
+            assert dt.date(2025, 9, 30) in seen
+        pd.testing.assert_frame_equal(store.read("churn", dt.date(2025, 9, 30)), before)
+    finished = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert set(_consistent(store, "churn")) == {dt.date(2025, 9, 30), dt.date(2025, 9, 20)}
