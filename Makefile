@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.features
 	$(BIN)/python -m benchmarks.online_features
 	$(BIN)/python -m benchmarks.training
+	$(BIN)/python -m benchmarks.scoring
 
 # Re-resolve the pinned versions (exact versions and hashes, no download addresses).
 lock:
