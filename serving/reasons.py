@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.catalog import BY_NAME
+from features.catalog import BY_NAME, WINDOWS
 
 BASELINE = "baseline"  # the contributions' intercept column: never a reason
 CHUNK_ROWS = 1 << 17  # rows ranked together; bounds the memory of the ranking (8 bytes per contribution)
@@ -43,15 +43,19 @@ class Template:
     numbers: bool = True
 
 
+def _days(n: float) -> str:
+    return "1 day" if round(n) == 1 else f"{round(n)} days"
+
+
 def _since_order(days: float | None, gap: float | None) -> str:
     if days is None:
         return "no purchase yet"
-    usual = f"; usual gap {round(gap)} days" if gap is not None else ""
-    return f"{round(days)} days since last order{usual}"
+    usual = f"; usual gap {_days(gap)}" if gap is not None else ""
+    return f"{_days(days)} since last order{usual}"
 
 
 def _rhythm(gap: float | None) -> str:
-    return f"buys only every {round(gap)} days" if gap is not None else "too few purchases to know a rhythm"
+    return f"buys only every {_days(gap)}" if gap is not None else "too few purchases to know a rhythm"
 
 
 def _change(what: str, period: str) -> Callable[[float | None], str | None]:
@@ -65,22 +69,47 @@ def _change(what: str, period: str) -> Callable[[float | None], str | None]:
     return say
 
 
+def _plural(n: float, noun: str) -> str:
+    many = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{round(n)} {noun if round(n) == 1 else many}"
+
+
 def _count(noun: str, period: str) -> Callable[[float | None], str | None]:
     def say(n: float | None) -> str | None:
         if n is None:
             return None
-        plural = noun if round(n) == 1 else f"{noun}s"
-        return f"{round(n)} {plural} in the last {period}"
+        return f"no {noun}s in the last {period}" if round(n) == 0 else f"{_plural(n, noun)} in the last {period}"
 
     return say
 
 
-def _days_since(what: str) -> Callable[[float | None], str]:
-    return lambda days: f"{round(days or 0)} days since last {what}"
+def _days_since(what: str) -> Callable[[float | None], str | None]:
+    return lambda days: None if days is None else f"{_days(days)} since last {what}"
+
+
+def _ago(what: str) -> Callable[[float | None], str | None]:
+    def say(days: float | None) -> str | None:
+        if days is None:
+            return None
+        return f"{what} today" if round(days) == 0 else f"{what} {_days(days)} ago"
+
+    return say
 
 
 def _browsing(period: str) -> Callable[[float | None], str]:
-    return lambda seconds: f"{round((seconds or 0) / 60)} minutes browsing in the last {period}"
+    def say(seconds: float | None) -> str:
+        minutes = round((seconds or 0) / 60)
+        return f"no browsing in the last {period}" if minutes == 0 else f"{minutes} minutes browsing in the last {period}"
+
+    return say
+
+
+def _money(what: str) -> Callable[[float | None], str | None]:
+    return lambda amount: None if amount is None else f"{what} {amount:,.0f}"
+
+
+def _share(what: str) -> Callable[[float | None], str | None]:
+    return lambda share: None if share is None else f"{round(share * 100)} % {what}"
 
 
 def _as_is(description: str) -> Callable[[object], str]:
@@ -102,32 +131,64 @@ def _one(group: str, name: str, say: Callable[[float | None], str | None]) -> Te
     return Template(group, (name,), say)
 
 
+def _each_window(group: str, stem: str, say: Callable[[str], Callable[[float | None], str | None]]) -> dict[str, Template]:
+    return {f"{stem}_{w}d": _one(group, f"{stem}_{w}d", say(f"{w} days")) for w in WINDOWS}
+
+
 # Feature -> how to say it. Features not listed use their catalogue description (see :func:`template`).
 TEMPLATES: dict[str, Template] = {
     "days_since_last_order": _RECENCY,
     "order_overdue": _RECENCY,
     "orders_30d": _RECENCY,
     "orders_7d": _RECENCY,
-    "login_trend_30_60": _one("logins", "login_trend_30_60", _change("logins", "the previous two months")),
-    "login_trend_7_28": _one("logins", "login_trend_7_28", _change("logins", "the previous 4 weeks")),
-    "days_since_last_login": _one("logins", "days_since_last_login", _days_since("login")),
-    "activity_trend_30_60": _one("activity", "activity_trend_30_60", _change("activity", "the previous two months")),
-    "activity_trend_7_28": _one("activity", "activity_trend_7_28", _change("activity", "the previous 4 weeks")),
-    "days_since_last_event": _one("activity", "days_since_last_event", _days_since("visit")),
-    "events_30d": _one("activity", "events_30d", _count("event", "30 days")),
-    "events_7d": _one("activity", "events_7d", _count("event", "7 days")),
-    "browse_seconds_30d": _one("activity", "browse_seconds_30d", _browsing("30 days")),
-    "browse_seconds_7d": _one("activity", "browse_seconds_7d", _browsing("7 days")),
-    "browse_trend_30_60": _one("activity", "browse_trend_30_60", _change("browsing time", "the previous two months")),
+    "orders_90d": _one("rhythm", "orders_90d", _count("purchase", "90 days")),
+    "orders_all": _one("rhythm", "orders_all", lambda n: None if n is None else f"{_plural(n, 'purchase')} ever"),
     "order_gap_median": _one("rhythm", "order_gap_median", _rhythm),
     "order_gap_mean": _one("rhythm", "order_gap_mean", _rhythm),
     "order_gap_std": _one("rhythm", "order_gap_median", _rhythm),  # the spread is said as the usual rhythm
+    "cancelled_orders_90d": _one("returns", "cancelled_orders_90d", _count("cancelled order", "90 days")),
+    "login_trend_30_60": _one("logins", "login_trend_30_60", _change("logins", "the previous two months")),
+    "login_trend_7_28": _one("logins", "login_trend_7_28", _change("logins", "the previous 4 weeks")),
+    "days_since_last_login": _one("logins", "days_since_last_login", _days_since("login")),
+    **_each_window("logins", "logins", lambda period: _count("login", period)),
+    "login_gap_mean_90d": _one("logins", "login_gap_mean_90d", lambda g: None if g is None else f"logs in every {_days(g)} on average"),
+    "login_gap_std_90d": _one("logins", "login_gap_std_90d", lambda g: None if g is None else f"irregular logins (gaps vary by {_days(g)})"),
+    "activity_trend_30_60": _one("activity", "activity_trend_30_60", _change("activity", "the previous two months")),
+    "activity_trend_7_28": _one("activity", "activity_trend_7_28", _change("activity", "the previous 4 weeks")),
+    "days_since_last_event": _one("activity", "days_since_last_event", _days_since("visit")),
+    **_each_window("activity", "events", lambda period: _count("event", period)),
+    **_each_window("activity", "sessions", lambda period: _count("session", period)),
+    **_each_window("activity", "active_days", lambda period: lambda n: None if n is None else f"active on {_days(n)} in the last {period}"),
+    **_each_window("activity", "browse_seconds", _browsing),
+    "browse_seconds_per_session_30d": _one(
+        "activity", "browse_seconds_per_session_30d", lambda s: None if s is None else f"{round(s / 60)} minutes per visit in the last 30 days"
+    ),
+    "browse_trend_30_60": _one("activity", "browse_trend_30_60", _change("browsing time", "the previous two months")),
+    "spend_trend_30_60": _one("spend", "spend_trend_30_60", _change("spend", "the previous two months")),
+    "spend_30d": _one("spend", "spend_30d", _money("spent in the last 30 days:")),
+    "spend_90d": _one("spend", "spend_90d", _money("spent in the last 90 days:")),
+    "spend_all": _one("spend", "spend_all", _money("spent in all:")),
+    "avg_order_value": _one("spend", "avg_order_value", _money("average order")),
+    "refund_rate": _one("returns", "refund_rate", _share("of purchases refunded")),
     "complaints_30d": _one("complaints", "complaints_30d", _count("complaint", "30 days")),
     "complaints_90d": _one("complaints", "complaints_90d", _count("complaint", "90 days")),
+    "days_since_last_complaint": _one("complaints", "days_since_last_complaint", _ago("last complaint")),
+    "unresolved_tickets": _one("complaints", "unresolved_tickets", lambda n: None if n is None else f"{_plural(n, 'unresolved ticket')}"),
     "returns_90d": _one("returns", "returns_90d", _count("return", "90 days")),
     "refunds_90d": _one("returns", "refunds_90d", _count("refund", "90 days")),
     "low_ratings_90d": _one("ratings", "low_ratings_90d", _count("low rating", "90 days")),
-    "spend_trend_30_60": _one("spend", "spend_trend_30_60", _change("spend", "the previous two months")),
+    "mean_rating": _one("ratings", "mean_rating", lambda r: None if r is None else f"mean rating {r:.1f} of 5"),
+    "coupons_received_90d": _one("coupons", "coupons_received_90d", _count("coupon", "90 days")),
+    "coupons_redeemed_90d": _one("coupons", "coupons_redeemed_90d", _count("redeemed coupon", "90 days")),
+    "coupon_redemption_rate": _one("coupons", "coupon_redemption_rate", _share("of coupons redeemed")),
+    "days_since_last_coupon": _one("coupons", "days_since_last_coupon", _ago("last coupon")),
+    "categories_all": _one("categories", "categories_all", lambda n: None if n is None else f"buys in {_plural(n, 'category')}"),
+    "main_category_share": _one("categories", "main_category_share", _share("of purchases in one category")),
+    "days_since_signup": _one("tenure", "days_since_signup", _ago("signed up")),
+    "days_since_first_order": _one("tenure", "days_since_first_order", _ago("first order")),
+    "days_signup_to_first_order": _one(
+        "tenure", "days_signup_to_first_order", lambda d: None if d is None else "first order on the day of signing up" if round(d) == 0 else f"first order {_days(d)} after signing up"
+    ),
 }
 
 

@@ -53,3 +53,36 @@ def test_reasons_in_words_strongest_first_one_per_group():
     ]
     # Only features that raise the risk are reasons; unknown templates use the catalogue description.
     assert said[1] == ["logins up 50 % vs the previous two months", "most bought category (ties: alphabetical): digital"]
+
+
+@pytest.mark.parametrize(
+    ("feature", "value", "said"),
+    [
+        ("days_since_last_complaint", 1.29, "last complaint 1 day ago"),
+        ("days_since_last_complaint", 0.2, "last complaint today"),
+        ("days_signup_to_first_order", 0.0963, "first order on the day of signing up"),
+        ("days_signup_to_first_order", 12.4, "first order 12 days after signing up"),
+        ("sessions_30d", 55, "55 sessions in the last 30 days"),
+        ("logins_7d", 0, "no logins in the last 7 days"),
+        ("orders_all", 1, "1 purchase ever"),
+        ("browse_seconds_90d", 0.0, "no browsing in the last 90 days"),
+        ("browse_seconds_7d", 185.0, "3 minutes browsing in the last 7 days"),
+        ("days_since_signup", 88.7, "signed up 89 days ago"),
+        ("login_gap_std_90d", 1.04, "irregular logins (gaps vary by 1 day)"),
+        ("categories_all", 3, "buys in 3 categories"),
+        ("coupon_redemption_rate", 0.25, "25 % of coupons redeemed"),
+        ("spend_90d", 1234.5, "spent in the last 90 days: 1,234"),
+        ("mean_rating", 2.25, "mean rating 2.2 of 5"),
+        ("active_days_30d", 1, "active on 1 day in the last 30 days"),
+    ],
+)
+def test_each_reason_reads_as_a_sentence(feature, value, said):
+    features = pd.DataFrame({feature: [value], "days_since_last_order": [1.0]})
+    contributions = pd.DataFrame({feature: [0.5], "days_since_last_order": [-0.1], "baseline": [0.0]})
+    assert reasons(contributions, features) == [[said]]
+
+
+def test_days_since_last_order_with_a_usual_gap_of_one_day():
+    features = pd.DataFrame({"days_since_last_order": [1.2], "order_gap_median": [1.0]})
+    contributions = pd.DataFrame({"days_since_last_order": [0.4], "order_gap_median": [0.0]})
+    assert reasons(contributions, features) == [["1 day since last order; usual gap 1 day"]]
