@@ -17,8 +17,10 @@ measured from the scheduled time, so a slow server cannot hide its queue.
    (achieved < 98 % of the target, or >= 0.1 % errors, timeouts of 1 s
    included): the saturation point is the highest rate held.
 3. ``/score_features`` with 1,000 feature rows, one request at a time.
-Baselines in the same run: the library call behind each endpoint in this
-process, without HTTP (``score_rows`` on one snapshot row, and on 1,000).
+Baselines in the same run, in this process without HTTP: the by-id method
+of a service instance, and ``score_rows`` on 1,000 rows (what the batch
+endpoint runs); ``score_rows`` on one row shows what a single-row
+``/score_features`` or ``/score_raw`` call pays for scoring alone.
 The load generator shares the machine's cores with the server; on 2 cores it
 takes a good part of one.
 """
@@ -30,6 +32,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -56,6 +59,10 @@ class Step:
     seconds: float
     p50_ms: float
     p99_ms: float
+    server_p50_ms: float = float("nan")  # from the server's access log: time inside the server
+    server_p99_ms: float = float("nan")
+    client_cpu_ms: float = float("nan")  # CPU time per request of this process (the load generator)
+    server_cpu_ms: float = float("nan")  # CPU time per request of the server's processes
 
     @property
     def achieved(self) -> float:
@@ -142,6 +149,42 @@ def start_server(env: dict, log: Path, timeout: float = 300) -> tuple[subprocess
     raise TimeoutError(f"server not ready in {timeout} s")
 
 
+_ACCESS = re.compile(r"path=(?P<path>/[^,]+),.*\(status=(?P<status>\d+),.*\) (?P<ms>[\d.]+)ms")
+
+
+class ServerWatch:
+    """The server's CPU time (all its processes) and its access log's durations, read between two points."""
+
+    def __init__(self, process: subprocess.Popen, log: Path) -> None:
+        import psutil
+
+        self.root = psutil.Process(process.pid)
+        self.log = log
+        self._cpu, self._offset = self.cpu(), log.stat().st_size
+
+    def cpu(self) -> float:
+        total = 0.0
+        for p in [self.root, *self.root.children(recursive=True)]:
+            try:
+                times = p.cpu_times()
+                total += times.user + times.system
+            except Exception:  # a process that just ended
+                pass
+        return total
+
+    def since(self, path: str) -> tuple[float, list[float]]:
+        """CPU seconds and the durations (ms) of successful ``path`` requests since the last call."""
+        cpu = self.cpu()
+        with self.log.open() as f:
+            f.seek(self._offset)
+            text = f.read()
+            self._offset = f.tell()
+        found = (_ACCESS.search(line) for line in text.splitlines())
+        durations = [float(m["ms"]) for m in found if m and m["path"] == path and m["status"] == "200"]
+        used, self._cpu = cpu - self._cpu, cpu
+        return used, durations
+
+
 def stop_server(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -151,9 +194,13 @@ def stop_server(process: subprocess.Popen) -> None:
             os.killpg(process.pid, signal.SIGKILL)
 
 
-async def open_loop(url: str, path: str, bodies: list[bytes], rate: float, seconds: float, label: str) -> Step:
+async def open_loop(url: str, path: str, bodies: list[bytes], rate: float, seconds: float, label: str, watch: ServerWatch | None = None) -> Step:
     """Send ``rate`` requests per second for ``seconds`` on a fixed schedule; latency from the scheduled time."""
     import httpx
+
+    if watch is not None:
+        watch.since(path)
+    cpu_started = time.process_time()
 
     headers = {"Authorization": f"Bearer {TOKEN.split(':', 1)[1]}", "content-type": "application/json"}
     # A few dozen keep-alive connections: enough for the rates held here, and httpx's pool slows down with hundreds.
@@ -185,7 +232,14 @@ async def open_loop(url: str, path: str, bodies: list[bytes], rate: float, secon
             tasks.append(asyncio.create_task(one(i, scheduled)))
         await asyncio.gather(*tasks)
         elapsed = max(time.perf_counter() - start, seconds)
-    return Step(label, rate, total, len(latencies), errors, elapsed, _quantile(latencies, 0.5), _quantile(latencies, 0.99))
+    step = Step(label, rate, total, len(latencies), errors, elapsed, _quantile(latencies, 0.5), _quantile(latencies, 0.99))
+    step.client_cpu_ms = (time.process_time() - cpu_started) * 1000 / max(total, 1)
+    if watch is not None:
+        time.sleep(0.5)  # the last access-log lines
+        server_cpu, durations = watch.since(path)
+        step.server_cpu_ms = server_cpu * 1000 / max(total, 1)
+        step.server_p50_ms, step.server_p99_ms = _quantile(durations, 0.5), _quantile(durations, 0.99)
+    return step
 
 
 def sequential(url: str, path: str, body: bytes, calls: int) -> list[float]:
@@ -214,6 +268,35 @@ def in_process(features, model, calls: int) -> list[float]:
     return out
 
 
+def in_process_by_id(env: dict, ids: list[int], calls: int) -> list[float]:
+    """The by-id endpoint's own work without HTTP: the service method on an instance in this process."""
+    from serving import api_models as M
+
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        import serving.service as service
+
+        instance = service.ChurnService.inner()
+        while not instance.ready():
+            time.sleep(0.05)
+        method = service.ChurnService.inner.score_users.func
+        requests = [M.ScoreByIdRequest(user_ids=[u]) for u in ids[:calls]]
+
+        async def run() -> list[float]:
+            out = []
+            for request in requests:
+                t0 = time.perf_counter()
+                (await method(instance, request)).model_dump_json()
+                out.append((time.perf_counter() - t0) * 1000)
+            return out
+
+        return asyncio.run(run())
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=3000, help="simulated users (the snapshot holds the churn population)")
@@ -228,9 +311,11 @@ def main(argv: list[str] | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=max(Console().width, 120))
+    console = Console(width=max(Console().width, 160))
+    load_before = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="service-load-") as tmp:
         root = Path(tmp)
+        os.environ["BENTOML_HOME"] = str(root / "bentoml")  # this process's BentoML store too (the in-process baseline)
         env = prepare(root, args.users, console)
         from serving.bento_models import latest_bundle, load_bundle
         from serving.snapshots import FeatureSnapshots
@@ -250,14 +335,15 @@ def main(argv: list[str] | None = None) -> None:
             started = time.perf_counter()
             process, url = start_server(env, root / "server.log")
             start_seconds = time.perf_counter() - started
+        watch = ServerWatch(process, root / "server.log")
         try:
             with console.status(f"single-user score at 100 requests/s for {args.seconds:.0f} s"):
                 asyncio.run(open_loop(url, "/score_users", single, 100, 5, "warm-up"))
-                fixed = asyncio.run(open_loop(url, "/score_users", single, 100, args.seconds, "100/s"))
+                fixed = asyncio.run(open_loop(url, "/score_users", single, 100, args.seconds, "100/s", watch))
             steps: list[Step] = []
             for rate in (float(r) for r in args.rates.split(",")):
                 with console.status(f"step-up: {rate:.0f} requests/s for {args.seconds:.0f} s"):
-                    step = asyncio.run(open_loop(url, "/score_users", single, rate, args.seconds, f"{rate:.0f}/s"))
+                    step = asyncio.run(open_loop(url, "/score_users", single, rate, args.seconds, f"{rate:.0f}/s", watch))
                 steps.append(step)
                 if not step.held():
                     break
@@ -265,29 +351,36 @@ def main(argv: list[str] | None = None) -> None:
                 batch_ms = sequential(url, "/score_features", batch, args.batch_calls)
         finally:
             stop_server(process)
-
-    one_row = snapshot.head(1)
-    lib_single = in_process(one_row, model, 500)
-    lib_batch = in_process(rows, model, max(5, args.batch_calls))
+        with console.status("baselines in this process"):
+            lib_by_id = in_process_by_id(env, ids * 3, 2000)
+            lib_single = in_process(snapshot.head(1), model, 200)
+            lib_batch = in_process(rows, model, max(5, args.batch_calls))
 
     table = Table(title=f"HTTP service load ({args.users:,} simulated users, {len(snapshot):,} in the snapshot; server ready in {start_seconds:.0f} s)")
-    for col in ("measurement", "rate /s", "sent", "achieved /s", "errors", "p50 ms", "p99 ms", "held", "vs library p50"):
+    columns = ("measurement", "rate /s", "sent", "achieved /s", "errors", "p50 ms", "p99 ms", "server p50/p99 ms",
+               "CPU ms/req client, server", "held", "p50 vs library")  # fmt: skip
+    for col in columns:
         table.add_column(col, justify="right")
-    lib_p50 = statistics.median(lib_single)
+    lib_p50 = statistics.median(lib_by_id)
     for step in [fixed, *steps]:
-        name = "single user, fixed rate" if step is fixed else "single user, step-up"
+        name = "single user by id, fixed rate" if step is fixed else "single user by id, step-up"
         table.add_row(
             name, f"{step.rate:.0f}", f"{step.sent:,}", f"{step.achieved:.0f}", f"{step.errors} ({step.error_share:.2%})",
-            f"{step.p50_ms:.1f}", f"{step.p99_ms:.1f}", "yes" if step.held() else "no", f"{step.p50_ms / lib_p50:.1f}x",
+            f"{step.p50_ms:.1f}", f"{step.p99_ms:.1f}", f"{step.server_p50_ms:.1f} / {step.server_p99_ms:.1f}",
+            f"{step.client_cpu_ms:.1f}, {step.server_cpu_ms:.1f}", "yes" if step.held() else "no", f"{step.p50_ms / lib_p50:.2f}x",
         )  # fmt: skip
-    table.add_row("library score_rows, 1 row", "", "500", "", "", f"{lib_p50:.2f}", f"{_quantile(lib_single, 0.99):.2f}", "", "1.0x")
+    table.add_row("same in process, no HTTP (baseline)", "", f"{len(lib_by_id):,}", "", "", f"{lib_p50:.2f}", f"{_quantile(lib_by_id, 0.99):.2f}", "", "", "", "1.00x")
+    table.add_row("library score_rows, 1 row", "", f"{len(lib_single)}", "", "", f"{statistics.median(lib_single):.1f}",
+                  f"{_quantile(lib_single, 0.99):.1f}", "", "", "", "")  # fmt: skip
     b50, b99 = statistics.median(batch_ms), _quantile(batch_ms, 0.99)
     l50 = statistics.median(lib_batch)
-    table.add_row(f"batch {len(rows):,} rows (/score_features)", "", f"{len(batch_ms)}", f"{len(rows) / b50 * 1000:,.0f} rows", "0", f"{b50:.0f}", f"{b99:.0f}", "", f"{b50 / l50:.1f}x")
-    table.add_row(f"library score_rows, {len(rows):,} rows", "", f"{len(lib_batch)}", f"{len(rows) / l50 * 1000:,.0f} rows", "", f"{l50:.0f}", f"{_quantile(lib_batch, 0.99):.0f}", "", "1.0x")
+    table.add_row(f"batch {len(rows):,} rows (/score_features)", "", f"{len(batch_ms)}", f"{len(rows) / b50 * 1000:,.0f} rows", "0",
+                  f"{b50:.0f}", f"{b99:.0f}", "", "", "", f"{b50 / l50:.2f}x")  # fmt: skip
+    table.add_row(f"library score_rows, {len(rows):,} rows", "", f"{len(lib_batch)}", f"{len(rows) / l50 * 1000:,.0f} rows", "",
+                  f"{l50:.0f}", f"{_quantile(lib_batch, 0.99):.0f}", "", "", "", "1.00x")  # fmt: skip
     console.print(table)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    console.print(f"load average at the end (1, 5, 15 min): {load} on {os.cpu_count()} cores (the server and this client share them)")
+    console.print(f"load average (1, 5, 15 min) before: {load_before}; after: {load}; {os.cpu_count()} cores shared by the server and this client")
     held = [s for s in steps if s.held()]
     saturation = f"{held[-1].rate:.0f} requests/s" if held else "below the first step"
     verdict = "met" if fixed.p99_ms <= 20 and fixed.held() else "MISSED"

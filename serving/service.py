@@ -204,15 +204,16 @@ class SnapshotScores:
     """The whole snapshot of one date, scored with the service's model."""
 
     as_of: dt.date
+    written: float  # the snapshot file's modification time: a rerun of the same date is read again
     table: ScoreTable
 
 
 class SnapshotScorer:
     """The latest feature snapshot of one model, scored whole (so percentiles are the population's).
 
-    A newer snapshot (the next night's) is looked for at most every
-    ``poll_seconds`` and scored in the background; until it is ready the
-    previous one answers.
+    A newer snapshot (the next night's, or a rerun of the same night) is
+    looked for at most every ``poll_seconds`` and scored in the background;
+    until it is ready the previous one answers.
     """
 
     def __init__(self, snapshots: FeatureSnapshots, model: ServedModel, cutoffs: BandCutoffs, poll_seconds: float) -> None:
@@ -226,7 +227,10 @@ class SnapshotScorer:
         """Score the newest snapshot if it is newer than the current one (synchronous)."""
         self._checked = time.monotonic()
         dates = self.snapshots.dates(self.model.name)
-        if not dates or (self.current is not None and self.current.as_of >= dates[-1]):
+        if not dates:
+            return
+        written = self.snapshots.path(self.model.name, dates[-1]).stat().st_mtime
+        if self.current is not None and (self.current.as_of, self.current.written) >= (dates[-1], written):
             return
         features = self.snapshots.read(self.model.name, dates[-1])
         scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
@@ -234,7 +238,7 @@ class SnapshotScorer:
             features, self.model.model, as_of=dates[-1], model_name=self.model.name, model_version=self.model.version,
             scored_at=scored_at, cutoffs=self.cutoffs,
         )  # fmt: skip
-        self.current = SnapshotScores(dates[-1], ScoreTable(scores))
+        self.current = SnapshotScores(dates[-1], written, ScoreTable(scores))
 
     def latest(self) -> SnapshotScores:
         """The current scores; starts a background look for a newer snapshot when it is time."""

@@ -337,3 +337,29 @@ def test_a_corrupt_bundle_does_not_load(service_workspace, tmp_path):
 
     with pytest.raises(BundleError, match=r"churn model churn v1: the classifier cannot be loaded"):
         load_bundle(Corrupt())
+
+
+def test_the_next_nights_snapshot_replaces_the_current_one(service_workspace, snapshot, tmp_path):
+    import datetime as dt
+
+    import bentoml
+
+    from serving.bands import BandCutoffs
+    from serving.bento_models import load_bundle
+    from serving.service import SnapshotScorer
+    from serving.snapshots import FeatureSnapshots
+
+    model = load_bundle(bentoml.models.get(service_workspace.bundle_tag))["churn"]
+    snapshots = FeatureSnapshots(tmp_path)
+    snapshots.write("churn", dt.date(2025, 8, 30), snapshot.head(50))
+    scorer = SnapshotScorer(snapshots, model, BandCutoffs(), poll_seconds=0)
+    scorer.load_latest()
+    first = snapshot[USER_ID].iloc[0]
+    assert scorer.current.as_of == dt.date(2025, 8, 30) and scorer.current.table.get(first)["probability"] is not None
+    snapshots.write("churn", dt.date(2025, 8, 31), snapshot.iloc[50:100])
+    assert scorer.latest().as_of == dt.date(2025, 8, 30)  # answers from the current one while the next is scored
+    deadline = time.monotonic() + 30
+    while scorer.current.as_of != dt.date(2025, 8, 31):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert scorer.current.table.get(first) is None and scorer.current.table.get(snapshot[USER_ID].iloc[60]) is not None
