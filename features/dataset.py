@@ -318,8 +318,10 @@ def _prepare_session(con: DuckDBBackend) -> None:
     """Set the DuckDB session up for reading datasets: UTC, and TRY_CAST that never throws."""
     # Text without an offset and timestamptz -> timestamp casts follow the session time zone.
     con.raw_sql("SET TimeZone = 'UTC'")
-    # The command line draws its own progress; DuckDB's bar would interleave with it.
-    con.raw_sql("SET enable_progress_bar = false")
+    # The command line draws its own progress; DuckDB's bar would interleave with it. Inside Jupyter
+    # without ipywidgets DuckDB refuses any change to this setting (duckdb#7590); the bar is off there.
+    if con.raw_sql("SELECT current_setting('enable_progress_bar')").fetchone()[0]:
+        con.raw_sql("SET enable_progress_bar = false")
     # DuckDB 2.0's type_pushdown optimizer turns TRY_CAST over read_csv into a strict cast in
     # the CSV reader, which then fails on the first bad cell (duckdb/duckdb#23818).
     if con.raw_sql("SELECT 1 FROM duckdb_optimizers() WHERE name = 'type_pushdown'").fetchall():
