@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import logging
 import os
 import sys
@@ -513,6 +514,10 @@ class ChurnService:
                 except ChurnError as e:
                     log.warning("by-id scoring unavailable until a snapshot exists: %s", e.message)
             self.online = OnlineFeatures(online_schemas())
+            # Everything loaded so far lives as long as the process: keep it out of the garbage
+            # collector's full passes, which would otherwise pause requests for tens of milliseconds.
+            gc.collect()
+            gc.freeze()
             self._ready.set()
         except Exception as e:
             self.warm_up_error = type(e).__name__
