@@ -59,8 +59,20 @@ def _exit_of(env: dict, log: Path) -> tuple[int, str]:
     return code, log.read_text()
 
 
+def _stored(service_workspace) -> tuple[pd.DataFrame, pd.DataFrame]:
+    from serving.store import ScoreStore
+
+    store = ScoreStore(service_workspace.store_url)
+    return store.runs("churn"), store.read("churn", pd.Timestamp(service_workspace.as_of).date())
+
+
 @pytest.fixture(scope="module")
-def server(service_workspace, tmp_path_factory):
+def stored_before(service_workspace):
+    return _stored(service_workspace)
+
+
+@pytest.fixture(scope="module")
+def server(service_workspace, stored_before, tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "server.log"
     process, url = _serve(service_workspace.env(max_body_bytes=str(MAX_BODY)), log)
     try:
@@ -222,6 +234,12 @@ def test_promoting_a_new_champion_does_not_change_the_running_server(server, ser
     assert info["models"] == {"churn": "churn v1"} and info["bundle"] == service_workspace.bundle_tag
     scored = client.post("/score_users", json={"user_ids": [int(example["user_id"].iloc[0])]})
     assert scored.json()["model_version"] == "1" and scored.headers["x-churn-model"] == "churn=1"
+
+
+def test_no_request_changed_the_stored_scores(server, service_workspace, stored_before):
+    runs, scores = _stored(service_workspace)
+    pd.testing.assert_frame_equal(runs, stored_before[0])
+    pd.testing.assert_frame_equal(scores, stored_before[1])
 
 
 def test_refuses_to_start_without_a_token(service_workspace, tmp_path):
