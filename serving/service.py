@@ -388,7 +388,6 @@ def _records(frame: pd.DataFrame, columns) -> list[dict]:
     return part.where(frame[list(columns)].notna(), None).to_dict("records")
 
 
-
 def _unique_ids(ids: list, what: str) -> None:
     keys = [_key(u) for u in ids]
     if len(set(keys)) != len(keys):
