@@ -12,7 +12,7 @@ DEMO_DAYS ?= 365
 export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
 
-.PHONY: install demo test test-fast bench lock clean
+.PHONY: install demo test test-fast bench lock clean serve bento
 
 install: $(STAMP)
 
@@ -39,6 +39,16 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.online_features
 	$(BIN)/python -m benchmarks.training
 	$(BIN)/python -m benchmarks.scoring
+	$(BIN)/python -m benchmarks.service_load
+
+# The HTTP API with the registered champions (CHURN_API_TOKENS must be set; see docs/api.md).
+serve: $(STAMP)
+	$(BIN)/churn serve
+
+# A deployable bento with the champions inside (no Docker needed).
+bento: $(STAMP)
+	$(BIN)/churn import-model
+	$(BIN)/bentoml build
 
 # Re-resolve the pinned versions (exact versions and hashes, no download addresses).
 lock:
