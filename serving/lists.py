@@ -116,7 +116,7 @@ def at_risk_list(scores: pd.DataFrame, filters: ListFilter, generated_at: dt.dat
         known = sorted({v for v in values if v is not None})
         unknown = [w for w in wanted if w not in known]
         if unknown:
-            raise ConfigError(f"--{name.replace('_', '-')} {', '.join(unknown)}: no scored user has it; known: {', '.join(known) or 'none'}")
+            raise ConfigError(f"{name} {', '.join(unknown)}: no scored user has it; known: {', '.join(known) or 'none'}")
         keep &= values.isin(wanted).to_numpy()
     chosen = ranked[keep]
     if filters.top is not None:

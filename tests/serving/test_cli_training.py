@@ -127,7 +127,7 @@ def test_lists_from_the_published_scores(workspace):
     # Bad requests: one line, exit 2, nothing written.
     for args, said in [
         (["at-risk", "--as-of", "2025-08-31", "--band", "severe"], "unknown band 'severe'"),
-        (["at-risk", "--as-of", "2025-08-31", "--region", "atlantis"], "--region atlantis: no scored user has it"),
+        (["at-risk", "--as-of", "2025-08-31", "--region", "atlantis"], "region atlantis: no scored user has it"),
         (["at-risk", "--as-of", "2025-07-31"], "no churn scores"),
         (["coupons", "--as-of", "2025-08-31"], "needs --budget"),
         (["activation", "--as-of", "2025-08-31"], "no activation scores"),

@@ -65,7 +65,7 @@ def test_every_list_row_says_where_it_came_from():
 def test_bad_filters_are_named_with_the_allowed_values():
     with pytest.raises(ValidationError, match="unknown band 'severe'; allowed: low, medium, high"):
         ListFilter(bands=("severe",))
-    with pytest.raises(ConfigError, match="--region south: no scored user has it; known: east, north, west"):
+    with pytest.raises(ConfigError, match="region south: no scored user has it; known: east, north, west"):
         at_risk_list(_scores(), ListFilter(region=("south",)), WHEN)
 
 
