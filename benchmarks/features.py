@@ -1,31 +1,40 @@
 """Feature benchmark: compute_features (Ibis on DuckDB, from Parquet) by size, against plain pandas.
 
-Usage: python -m benchmarks.features [--size small|default|large] [--cache DIR] [--repeat N]
+Usage: python -m benchmarks.features [--size small|default|large|scale] [--cache DIR] [--repeat N]
   small:   ~1M events (6,800 users x 180 days)
   default: + ~10M events (68,000 users x 180 days)
   large:   + ~100M events (680,000 users x 180 days; simulating it once takes ~3 minutes)
+  scale:   the scale targets (2 minutes, 6 GB each): ~100M events (680,000 users x 180 days)
+           and 5M users (5,000,000 users x 31 days, ~180M events; simulating it once takes
+           several minutes)
 
 Datasets are simulated once (seed 1) and kept under ``--cache``, keyed by
-users, days and seed: delete the cache after changing the simulator. The
+users, days and seed; one simulated by another simulator version is simulated
+again. The
 ``as_of`` is the dataset's last month-end with a 30-day label horizon (where
-training rows are built), 60 days before the end of the data.
+training rows are built), 60 days before the end of the data; for the 31-day
+window of the 5M-user size, which has none, the last simulated day.
 
-Three measurements per size, each run in a fresh process so that its peak
+Four measurements per size, each run in a fresh process so that its peak
 memory (``VmHWM``) is its own; the engines take turns, ``--repeat`` rounds,
 so that a slow spell of the machine hits them alike; times are medians:
   DuckDB all:  ``compute_features``, the real feature table (every family);
+  DuckDB file: ``write_features``, the same table written to Parquet by DuckDB
+               (what ``churn features --out`` needs; no result in Python);
   DuckDB same: the baseline's features, through the same Ibis definitions
                (``feature_expression(...).select(...)``), the like-for-like time;
   pandas:      :func:`benchmarks.pandas_features.pandas_features`, the baseline.
 Opening the dataset (``load_dataset``, which checks the data contract) is
 timed apart and not in the ratios. Every engine reads the whole Parquet
 files; events/s counts every event in the file. At every size the baseline's
-values must equal compute_features' columns within 1e-9, or the run fails.
+values and the file's must equal compute_features' columns within 1e-9, or
+the run fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import statistics
 import subprocess
@@ -50,16 +59,24 @@ class Size:
 
 # About 148 events per user over 180 days (measured on the simulator, seed 1).
 ONE_M, TEN_M, HUNDRED_M = Size("1M", 6_800, 180), Size("10M", 68_000, 180), Size("100M", 680_000, 180)
-SIZES = {"small": [ONE_M], "default": [ONE_M, TEN_M], "large": [ONE_M, TEN_M, HUNDRED_M]}
+FIVE_M_USERS = Size("5M users", 5_000_000, 31)
+SIZES = {
+    "small": [ONE_M],
+    "default": [ONE_M, TEN_M],
+    "large": [ONE_M, TEN_M, HUNDRED_M],
+    "scale": [HUNDRED_M, FIVE_M_USERS],
+}
 
-DUCKDB_ALL, DUCKDB_SAME, PANDAS = "duckdb-all", "duckdb-same", "pandas"
-ENGINES = (DUCKDB_ALL, DUCKDB_SAME, PANDAS)
+DUCKDB_ALL, DUCKDB_FILE, DUCKDB_SAME, PANDAS = "duckdb-all", "duckdb-file", "duckdb-same", "pandas"
+ENGINES = (DUCKDB_ALL, DUCKDB_FILE, DUCKDB_SAME, PANDAS)
 
 
 def _one_run(engine: str, path: Path, as_of: str, out: Path) -> dict:
     """Time ``engine`` once in this process; write its result (the compared columns) to ``out``."""
+    import pyarrow.parquet as pq
+
     from benchmarks.pandas_features import FEATURES, pandas_features
-    from features.build import compute_features, feature_expression, to_frame
+    from features.build import compute_features, feature_expression, to_frame, write_features
     from features.catalog import USER_ID
     from features.validation import load_dataset
 
@@ -70,14 +87,20 @@ def _one_run(engine: str, path: Path, as_of: str, out: Path) -> dict:
         tables = {name: ds.table(name) for name in ds.tables}
         opened = time.perf_counter() - started
     started = time.perf_counter()
+    file = out.with_name(f"{out.stem}-features.parquet")
     if engine == DUCKDB_ALL:
         frame = compute_features(tables, as_of)
+    elif engine == DUCKDB_FILE:
+        write_features(tables, as_of, file)
     elif engine == DUCKDB_SAME:
         frame = to_frame(feature_expression(tables, as_of).select(USER_ID, *FEATURES).to_pandas())
     else:
         frame = pandas_features(path, as_of)
     seconds = time.perf_counter() - started
     peak = _peak_rss()
+    if engine == DUCKDB_FILE:  # read back for the check, after the peak was taken
+        frame = to_frame(pq.read_table(file, columns=[USER_ID, *FEATURES]))
+        file.unlink()
     frame[[USER_ID, *FEATURES]].to_parquet(out)
     return {"seconds": seconds, "open_seconds": opened, "peak_bytes": peak}
 
@@ -104,10 +127,11 @@ def _peak_rss() -> int:
 def _dataset(cache: Path, size: Size, console) -> Path:
     """The cached dataset of ``size``, simulated first when absent."""
     from features.simulator.config import SimulationConfig
-    from features.simulator.run import MANIFEST, simulate
+    from features.simulator.run import MANIFEST, SIMULATOR_VERSION, simulate
 
     path = cache / f"users{size.users}-days{size.days}-seed{SEED}"
-    if (path / MANIFEST).is_file():
+    manifest = path / MANIFEST
+    if manifest.is_file() and json.loads(manifest.read_text()).get("simulator_version") == SIMULATOR_VERSION:
         return path
     total, done = size.users * size.days, 0
     with console.status(f"simulating {size.users:,} users x {size.days} days (once; cached in {cache})") as status:
@@ -119,6 +143,15 @@ def _dataset(cache: Path, size: Size, console) -> Path:
 
         simulate(SimulationConfig(users=size.users, days=size.days, seed=SEED), path, overwrite=True, progress=progress)
     return path
+
+
+def _as_of(manifest: dict) -> str:
+    """The last month-end with a 30-day label horizon; the last simulated day for windows too short for one."""
+    if manifest["truth_dates"]:
+        return manifest["truth_dates"][-1]
+    config = manifest["config"]
+    start = dt.date.fromisoformat(config["start"])
+    return (start + dt.timedelta(days=config["days"] - 1)).isoformat()
 
 
 def _measure(engine: str, path: Path, as_of: str, out: Path) -> dict:
@@ -170,6 +203,8 @@ def _check(out: dict[str, Path], runs: dict[str, dict]) -> tuple[str, str | None
         compared = compare(expected, pd.read_parquet(out[PANDAS]), ATOL)
         if "error" not in runs[DUCKDB_SAME]:
             compare(expected, pd.read_parquet(out[DUCKDB_SAME]), ATOL, what="DuckDB same")
+        if "error" not in runs[DUCKDB_FILE]:
+            compare(expected, pd.read_parquet(out[DUCKDB_FILE]), ATOL, what="DuckDB file")
     except AssertionError as exc:
         return "DIFFERENT", str(exc)
     return f"{compared:,} equal", None
@@ -222,7 +257,7 @@ def main(argv: list[str] | None = None) -> None:
     for size in SIZES[args.size]:
         path = _dataset(args.cache, size, console)
         manifest = json.loads((path / MANIFEST).read_text())
-        as_of, events = manifest["truth_dates"][-1], manifest["rows"]["events"]
+        as_of, events = _as_of(manifest), manifest["rows"]["events"]
         tries: dict[str, list[dict]] = {engine: [] for engine in ENGINES}
         with tempfile.TemporaryDirectory() as tmp:
             out = {engine: Path(tmp) / f"{engine}.parquet" for engine in ENGINES}
@@ -249,16 +284,17 @@ def main(argv: list[str] | None = None) -> None:
             f"times: median of {args.repeat} run(s), fastest-slowest below"
         ),
         caption=(
-            f"all = compute_features ({len(FEATURE_NAMES)} features); same = the baseline's {len(FEATURES)} features "
+            f"all = compute_features ({len(FEATURE_NAMES)} features); file = write_features (the same table "
+            f"written to Parquet by DuckDB); same = the baseline's {len(FEATURES)} features "
             f"through the same Ibis definitions; pandas = benchmarks/pandas_features.py ({len(FEATURES)} features); "
             f"validate = load_dataset (contract checks), not in the ratios; "
             f"check = baseline values equal compute_features within {ATOL:g}"
         ),
     )
     columns = (
-        "size", "users", "events", "validate (s)", "DuckDB all (s)", "DuckDB same (s)", "pandas (s)",
-        "pandas / all", "pandas / same", "M events/s all", "M events/s pandas",
-        "peak all (GiB)", "peak same (GiB)", "peak pandas (GiB)", "check",
+        "size", "users", "events", "validate (s)", "DuckDB all (s)", "DuckDB file (s)", "DuckDB same (s)",
+        "pandas (s)", "pandas / all", "pandas / same", "M events/s all", "M events/s pandas",
+        "peak all (GiB)", "peak file (GiB)", "peak same (GiB)", "peak pandas (GiB)", "check",
     )  # fmt: skip
     for col in columns:
         table.add_column(col, justify="right")
@@ -281,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if len(results) > 1:
         growth = Table(title="growth between sizes (linear cost: time grows like events)")
-        for col in ("from", "to", "events x", "DuckDB all time x", "DuckDB same time x", "pandas time x"):
+        for col in ("from", "to", "events x", "DuckDB all time x", "DuckDB file time x", "DuckDB same time x", "pandas time x"):
             growth.add_column(col, justify="right")
         for (a, ea, _, ra, _), (b, eb, _, rb, _) in zip(results, results[1:]):
             growth.add_row(

@@ -6,20 +6,30 @@ Spark for clusters) and on a user's raw rows online (:mod:`features.online`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import sqlglot
+import sqlglot.expressions as sge
+from ibis.backends.duckdb import Backend as DuckDBBackend
 
 from features import contract as C
 from features.activity import activity_features
 from features.asof import AsOf, cutoff
 from features.catalog import BY_NAME, FEATURES, USER_ID, ZERO_WHEN_NOTHING, FeatureKind
 from features.engagement import coupon_features, review_features, ticket_features
+from features.errors import ConfigError
 from features.purchases import FIRST_ORDER_AT, purchase_features
 from features.window import SECONDS_PER_DAY, Cut, epoch_seconds, join_users, visible
 
@@ -72,45 +82,214 @@ def to_frame(result: pa.Table | pd.DataFrame) -> pd.DataFrame:
     sorted by user_id. Category levels are the sorted observed values.
     """
     table = result if isinstance(result, pa.Table) else pa.Table.from_pandas(result, preserve_index=False)
+    return _frame([table])
+
+
+def _frame(holder: list[pa.Table]) -> pd.DataFrame:
+    """:func:`to_frame` of the one table in ``holder``, which is emptied.
+
+    Batch by batch into arrays of the final size: an engine's Arrow result is
+    freed a record batch at a time (its columns are released together), so
+    when nothing else references the table (:func:`compute_features`) the
+    peak is about the result once, not twice. The frame keeps these arrays as
+    they are (no consolidation copy).
+    """
+    table = holder.pop()
     present = set(table.column_names)  # a property that builds a new list on every call
-    names, columns = [USER_ID], [table.column(USER_ID)]
-    for f in FEATURES:
-        if f.name not in present:
-            continue
-        column = table.column(f.name)
-        if f.kind is FeatureKind.COUNT:
-            column = _typed(column, pa.int64())
-            if column.null_count:
-                column = pc.fill_null(column, 0)
-        elif f.kind is FeatureKind.NUMBER:
-            column = _typed(column, pa.float64())  # nulls become NaN in pandas
-        else:
-            column = _sorted_dictionary(column)  # a pandas categorical in pandas
-        names.append(f.name)
-        columns.append(column)
-    out = pa.table(columns, names=names).to_pandas()
-    if not out[USER_ID].is_monotonic_increasing:
-        out = out.sort_values(USER_ID, kind="stable", ignore_index=True)
-    return out
+    names = [USER_ID, *(f.name for f in FEATURES if f.name in present)]
+    columns = {name: _Column.of(BY_NAME[name].kind if name in BY_NAME else None, table.schema.field(name).type, len(table)) for name in names}
+    batches = table.select(names).to_batches()
+    del table
+    start = 0
+    while batches:
+        batch = batches.pop(0)
+        for name, values in zip(names, batch.columns, strict=True):
+            columns[name].put(start, values)
+        start += batch.num_rows
+        del batch, values
+    data = {name: columns.pop(name).finish() for name in names}
+    ids = data[USER_ID]
+    if len(ids) > 1 and not pd.Index(ids).is_monotonic_increasing:
+        order = ids.argsort(kind="stable")
+        for name in names:  # one column at a time: each unsorted one is freed as the next is sorted
+            data[name] = data[name][order]
+    return pd.DataFrame(data, copy=False)
 
 
-def _typed(column: pa.ChunkedArray, dtype: pa.DataType) -> pa.ChunkedArray:
-    return column if column.type == dtype else column.cast(dtype)
+class _Column:
+    """One column of the pandas result, filled batch by batch; ``kind`` None is user_id."""
+
+    @staticmethod
+    def of(kind: FeatureKind | None, dtype: pa.DataType, rows: int) -> _Column:
+        if kind is FeatureKind.CATEGORY:
+            return _CategoryColumn(rows)
+        if kind is None and not pa.types.is_integer(dtype):
+            return _TextColumn()
+        number = kind is FeatureKind.NUMBER
+        return _NumericColumn(rows, pa.float64() if number else pa.int64(), fill=None if number else 0)
+
+    def put(self, start: int, values: pa.Array) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> object:
+        raise NotImplementedError
 
 
-def _sorted_dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Text ``column`` dictionary-encoded with its distinct values, sorted, as the dictionary."""
-    column = _typed(column, pa.string())
-    levels = pc.unique(pc.drop_null(column))
-    levels = levels.take(pc.array_sort_indices(levels))
-    codes = pc.index_in(column, value_set=levels)
-    chunks = [pa.DictionaryArray.from_arrays(chunk, levels) for chunk in codes.chunks]
-    return pa.chunked_array(chunks, type=pa.dictionary(pa.int32(), pa.string()))
+class _NumericColumn(_Column):
+    """int64 (nulls become ``fill``) or float64 (nulls become NaN)."""
+
+    def __init__(self, rows: int, dtype: pa.DataType, fill: int | None) -> None:
+        self.dtype, self.fill = dtype, fill
+        self.out = np.empty(rows, dtype=dtype.to_pandas_dtype())
+
+    def put(self, start: int, values: pa.Array) -> None:
+        values = values if values.type == self.dtype else values.cast(self.dtype)
+        if self.fill is not None and values.null_count:
+            values = pc.fill_null(values, self.fill)
+        self.out[start : start + len(values)] = values.to_numpy(zero_copy_only=False)
+
+    def finish(self) -> np.ndarray:
+        return self.out
+
+
+class _TextColumn(_Column):
+    """Text user ids: copied out of each batch (so the batch can be freed), a pandas string array at the end."""
+
+    def __init__(self) -> None:
+        self.parts: list[pa.Array] = []
+
+    def put(self, start: int, values: pa.Array) -> None:
+        values = values.cast(pa.string())
+        self.parts.append(pa.concat_arrays([values, pa.array([], type=pa.string())]))  # a copy
+
+    def finish(self) -> object:
+        return pa.chunked_array(self.parts, type=pa.string()).to_pandas().array
+
+
+class _CategoryColumn(_Column):
+    """Text as category codes; the levels, sorted, are known only at the end."""
+
+    def __init__(self, rows: int) -> None:
+        self.codes = np.empty(rows, dtype=np.int32)
+        self.seen: dict[str, int] = {}  # level -> code in order of appearance
+
+    def put(self, start: int, values: pa.Array) -> None:
+        encoded = pc.dictionary_encode(values.cast(pa.string()))
+        seen = self.seen
+        # The batch's levels as codes; the extra last entry maps null (-1) to -1.
+        lookup = np.array([seen.setdefault(v, len(seen)) for v in encoded.dictionary.to_pylist()] + [-1], dtype=np.int32)
+        self.codes[start : start + len(values)] = lookup[encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
+
+    def finish(self) -> pd.Categorical:
+        levels = sorted(self.seen)
+        rank = np.empty(len(levels) + 1, dtype=np.int32)
+        rank[[self.seen[level] for level in levels]] = np.arange(len(levels), dtype=np.int32)
+        rank[-1] = -1
+        return pd.Categorical.from_codes(rank[self.codes], categories=levels)
 
 
 def compute_features(tables: Mapping[str, ir.Table], as_of: AsOf, users: ir.Table | None = None) -> pd.DataFrame:
-    """Execute :func:`feature_expression` and return a pandas frame (see :func:`to_frame`)."""
-    return to_frame(feature_expression(tables, as_of, users).to_pyarrow())
+    """Execute :func:`feature_expression` and return a pandas frame (see :func:`to_frame`).
+
+    On DuckDB the query runs with bounded working memory (see :func:`_large_query`);
+    its Arrow result is converted batch by batch (see :func:`_frame`), so the
+    peak is about the engine's limit plus the result once.
+    """
+    expr = feature_expression(tables, as_of, users)
+    backend = ibis.get_backend(expr)
+    if backend.name != "duckdb":
+        return _frame([expr.to_pyarrow()])
+    with _large_query(backend) as con:
+        result = [con.sql(_duckdb_sql(backend, expr)).to_arrow_table()]
+    return _frame(result)
+
+
+def write_features(
+    tables: Mapping[str, ir.Table], as_of: AsOf, path: str | Path, users: ir.Table | None = None
+) -> Path:
+    """Write the feature table at ``as_of`` to the Parquet file ``path``, straight from the engine.
+
+    tables, as_of, users: as for :func:`compute_features`. The file holds the
+    same columns in the same order, rows sorted by user_id: user_id, counts
+    int64, numbers float64 (null where compute_features has NaN), categories as
+    text. ``to_frame(pyarrow.parquet.read_table(path))`` is compute_features'
+    frame. On DuckDB the query writes the file itself (``COPY ... TO``), so no
+    result passes through Python. The file appears whole or not at all: it is
+    written under a temporary name in the same directory and renamed.
+    Returns ``path``; raises ``ConfigError`` when its directory does not exist.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise ConfigError(f"{path}: directory {path.parent} does not exist")
+    expr = feature_expression(tables, as_of, users).order_by(USER_ID)
+    backend = ibis.get_backend(expr)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        if backend.name == "duckdb":
+            target = str(tmp).replace("'", "''")
+            with _large_query(backend) as con:
+                con.execute(f"COPY ({_duckdb_sql(backend, expr)}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)").fetchall()
+        else:
+            pq.write_table(expr.to_pyarrow(), tmp, compression="zstd")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+# The feature query's DuckDB settings (restored afterwards). Working memory beyond
+# the limit spills to the connection's temporary directory: at 5M users the query
+# needs about 6 GB unbounded and runs as fast within 2 GB. The order of rows is
+# set explicitly where it matters (sorted by user_id), so DuckDB need not keep it.
+ENGINE_MEMORY_LIMIT = "2GB"
+_LARGE_QUERY_SETTINGS = {"preserve_insertion_order": "false", "allocator_background_threads": "true"}
+_UNITS = {"b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+@contextmanager
+def _large_query(backend: DuckDBBackend) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The backend's DuckDB connection with the feature query's settings, restored on exit.
+
+    The memory limit is only ever lowered to ENGINE_MEMORY_LIMIT; background
+    allocator threads hand freed memory back to the system while the query runs.
+    """
+    con = backend.con
+    wanted = dict(_LARGE_QUERY_SETTINGS)
+    [(limit,)] = con.execute("SELECT current_setting('memory_limit')").fetchall()
+    if _bytes(ENGINE_MEMORY_LIMIT) < _bytes(limit):
+        wanted["memory_limit"] = ENGINE_MEMORY_LIMIT
+    previous = {name: con.execute(f"SELECT current_setting('{name}')").fetchall()[0][0] for name in wanted}
+    for name, value in wanted.items():
+        con.execute(f"SET {name} = '{value}'")
+    try:
+        yield con
+    finally:
+        for name, value in previous.items():
+            con.execute(f"SET {name} = '{value}'")
+
+
+def _bytes(size: str) -> float:
+    """A DuckDB size setting ("2GB", "18.8 GiB", "1000 bytes") in bytes; anything else (no limit) is infinite."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", size)
+    if match is None or match.group(2).lower() not in _UNITS | {"": 1}:
+        return float("inf")
+    number, unit = match.groups()
+    return float(number) * _UNITS[unit.lower() or "b"]
+
+
+def _duckdb_sql(backend: DuckDBBackend, expr: ir.Table) -> str:
+    """``expr`` as DuckDB SQL whose common table expressions are inlined.
+
+    Ibis names a table used several times (the normalised events, orders) as a
+    CTE, which DuckDB materialises: at 180M events that copy took more time than
+    the features and spilled gigabytes. Inlined, each use scans only the columns
+    it needs. In-memory tables are registered first, as Ibis's own execution does.
+    """
+    backend._run_pre_execute_hooks(expr)
+    tree = sqlglot.parse_one(backend.compile(expr), read="duckdb")
+    for cte in tree.find_all(sge.CTE):
+        cte.set("materialized", False)
+    return tree.sql(dialect="duckdb")
 
 
 def memtables(frames: Mapping[str, pd.DataFrame]) -> dict[str, ir.Table]:

@@ -13,7 +13,10 @@ kind (see :func:`normalise_column`). It does not check the data: see
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +52,7 @@ FLOAT64 = dt.float64
 STRING = dt.string
 _TIMESTAMP_UTC = dt.Timestamp(timezone="UTC")
 _INTEGER_TEXT = r"^\s*[+-]?[0-9]+\s*$"
+DEFAULT_SPILL_DIRECTORY = ".tmp"  # DuckDB's temp_directory of an in-memory database
 
 # What a null means in a nullable column, where it means a value.
 NULL_MEANS: dict[tuple[str, str], str] = {(ORDERS, Orders.STATUS): STATUS_PAID}
@@ -315,7 +319,7 @@ def _to_text(column: ir.Value) -> ir.Value:
 
 
 def _prepare_session(con: DuckDBBackend) -> None:
-    """Set the DuckDB session up for reading datasets: UTC, and TRY_CAST that never throws."""
+    """Set the DuckDB session up for reading datasets: UTC, TRY_CAST that never throws, a spill directory."""
     # Text without an offset and timestamptz -> timestamp casts follow the session time zone.
     con.raw_sql("SET TimeZone = 'UTC'")
     # The command line draws its own progress; DuckDB's bar would interleave with it. Inside Jupyter
@@ -328,6 +332,26 @@ def _prepare_session(con: DuckDBBackend) -> None:
         [(disabled,)] = con.raw_sql("SELECT current_setting('disabled_optimizers')").fetchall()
         names = {name.strip() for name in disabled.split(",") if name.strip()} | {"type_pushdown"}
         con.raw_sql(f"SET disabled_optimizers = '{','.join(sorted(names))}'")
+    _private_spill_directory(con)
+
+
+def _private_spill_directory(con: DuckDBBackend) -> None:
+    """Let a query over its memory limit spill to a directory of this connection's own.
+
+    DuckDB's default is ``.tmp`` in the working directory of whoever runs the
+    command. This one is in the system's temporary directory and is removed
+    with the connection. A connection that already spilled keeps its directory.
+    """
+    [(current,)] = con.raw_sql("SELECT current_setting('temp_directory')").fetchall()
+    if current != DEFAULT_SPILL_DIRECTORY:
+        return
+    path = tempfile.mkdtemp(prefix="churn-duckdb-")
+    try:
+        con.raw_sql(f"SET temp_directory = '{path}'")
+    except duckdb.Error:  # "cannot switch temporary directory after the current one has been used"
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    weakref.finalize(con, shutil.rmtree, path, True)
 
 
 def _id_spec(table: str, column: str) -> ColumnSpec | None:
