@@ -118,7 +118,7 @@ def features(
 ) -> None:
     """Build the point-in-time feature table of every user signed up by --as-of."""
     from features.asof import parse_as_of
-    from features.build import compute_features
+    from features.build import compute_features, write_features
     from features.files import check_destination, write_frame
     from features.validation import load_dataset
 
@@ -129,12 +129,21 @@ def features(
         with err.status(f"validating {data}"):
             dataset = load_dataset(data)
         with err.status(f"computing features as of {as_of} on {engine.value}"):
-            frame = compute_features(_tables(dataset, engine), as_of)
-        write_frame(frame, out_file)
+            if engine is Engine.duckdb and out_file.suffix.lower() == ".parquet":
+                # Written by DuckDB itself: no result passes through Python (millions of users in a few GB).
+                import pyarrow.parquet as pq
+
+                write_features(_tables(dataset, engine), as_of, out_file)
+                meta = pq.read_metadata(out_file)
+                users, columns = meta.num_rows, meta.num_columns
+            else:
+                frame = compute_features(_tables(dataset, engine), as_of)
+                write_frame(frame, out_file)
+                users, columns = frame.shape
     except ChurnError as e:
         raise _fail(e) from None
     seconds = time.perf_counter() - started
-    out.print(f"{len(frame):,} users x {frame.shape[1] - 1} features as of {as_of} ({engine.value}) in {seconds:.1f} s -> {out_file}")
+    out.print(f"{users:,} users x {columns - 1} features as of {as_of} ({engine.value}) in {seconds:.1f} s -> {out_file}")
 
 
 def _tracking() -> str:
