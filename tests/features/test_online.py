@@ -90,3 +90,21 @@ def test_absent_optional_table_and_wrong_type(dataset):
     rows[C.ORDERS].loc[rows[C.ORDERS].index[:1], C.Orders.AMOUNT] = "ten"
     with pytest.raises(ConfigError, match=r"orders\.amount: values are not double"):
         online.compute(rows, AS_OF)
+
+
+def test_filtered_aggregates_rewritten_as_case_give_the_same_values():
+    import duckdb
+
+    from features.online import _without_aggregate_filters
+
+    sql = (
+        "SELECT g, COUNT(x) FILTER (WHERE c) AS n, SUM(x) FILTER (WHERE c) AS s, AVG(x) FILTER (WHERE c) AS a, "
+        "MIN(x) FILTER (WHERE c) AS lo, MAX(x) FILTER (WHERE c) AS hi, COUNT(*) FILTER (WHERE c) AS rows_, "
+        "COUNT(DISTINCT x) FILTER (WHERE c) AS d "
+        "FROM (VALUES (1, 1.0, TRUE), (1, NULL, TRUE), (1, 5.0, NULL), (1, 7.0, FALSE), (2, 3.0, FALSE)) t(g, x, c) "
+        "GROUP BY g ORDER BY g"
+    )
+    rewritten = _without_aggregate_filters(sql)
+    assert rewritten.count("FILTER") == 2  # COUNT(*) and COUNT(DISTINCT) keep theirs
+    con = duckdb.connect()
+    assert con.sql(rewritten).fetchall() == con.sql(sql).fetchall() == [(1, 1, 1.0, 1.0, 1.0, 1.0, 2, 1), (2, 0, None, None, None, None, 0, 0)]
