@@ -6,6 +6,8 @@ Spark for clusters) and on a user's raw rows online (:mod:`features.online`).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -116,7 +118,7 @@ def _frame(holder: list[pa.Table]) -> pd.DataFrame:
     return pd.DataFrame(data, copy=False)
 
 
-class _Column:
+class _Column(ABC):
     """One column of the pandas result, filled batch by batch; ``kind`` None is user_id."""
 
     @staticmethod
@@ -128,11 +130,13 @@ class _Column:
         number = kind is FeatureKind.NUMBER
         return _NumericColumn(rows, pa.float64() if number else pa.int64(), fill=None if number else 0)
 
+    @abstractmethod
     def put(self, start: int, values: pa.Array) -> None:
-        raise NotImplementedError
+        """Store the batch ``values`` at rows ``start`` onwards."""
 
+    @abstractmethod
     def finish(self) -> object:
-        raise NotImplementedError
+        """The filled column, ready for the frame."""
 
 
 class _NumericColumn(_Column):

@@ -61,24 +61,9 @@ class BundleInfo:
 
 def _resolve(uri: str) -> tuple[str, str]:
     """Registry name and version behind ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
+    from serving.models import resolve_version
 
-    from serving.models import URI
-    from training.registry import RegistryError
-
-    match = URI.match(uri)
-    if not match:
-        raise ConfigError(f"model {uri!r}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
-    name, alias, version = match["name"], match["alias"], match["version"]
-    client = MlflowClient()
-    try:
-        version = str(client.get_model_version_by_alias(name, alias).version) if alias else version
-        client.get_model_version(name, version)
-    except MlflowException:
-        raise RegistryError(f"model {uri}: not found in the registry at {mlflow.get_tracking_uri()}") from None
-    return name, version
+    return resolve_version(uri, what="model")
 
 
 def _download(name: str, version: str, target: Path) -> Path:
