@@ -20,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.errors import ChurnError, ConfigError
+from features.errors import ChurnError
 from features.labels import ACTIVATION, CHURN
 from training.estimator import META_FILE, ChurnClassifier
 
