@@ -287,7 +287,8 @@ def test_future_edit_touches_only_the_future_and_does_touch_it() -> None:
     }
     seen: set[str] = set()
 
-    @settings(max_examples=50, deadline=None, database=None)
+    # Derandomized: the set of kinds of edit seen must not depend on the run's luck.
+    @settings(max_examples=200, deadline=None, database=None, derandomize=True)
     @given(future_edit(data))
     def collect(after: dict[str, list[dict]]) -> None:
         assert after[USERS][0] == data[USERS][0]
