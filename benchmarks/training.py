@@ -37,12 +37,13 @@ def main(argv: list[str] | None = None) -> None:
 
     from features.labels import training_set
     from features.simulator.config import SimulationConfig
+    from features.simulator.ground_truth import churn_truth
     from features.simulator.run import MANIFEST, simulate
     from features.validation import load_dataset
     from training import baselines
     from training.estimator import ChurnClassifier
     from training.metrics import binary_metrics
-    from training.pipeline import truth_metrics
+    from training.evaluate import truth_metrics
 
     console = Console(width=max(Console().width, 110))
     data = args.cache / f"training-users{args.users}-days365-seed0"
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     y = valid["label"].to_numpy()
     p = model.predict_proba(valid)[:, 1]
     m = binary_metrics(y, p)
-    truth = truth_metrics(dataset, valid, p)
+    truth = truth_metrics(valid, p, reference=lambda day: churn_truth(data, day))
     logistic = binary_metrics(y, baselines.logistic_score(baselines.logistic_baseline(train, train["label"].to_numpy()), valid))
     recency = binary_metrics(y, baselines.recency_score(valid), probabilities=False)
 

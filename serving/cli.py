@@ -192,7 +192,7 @@ def train(
         uri = _tracking()
         with err.status(f"validating {data}") as status:
             dataset = load_dataset(data)
-            result = run_training(dataset, config, progress=lambda message: status.update(message))
+            result = run_training(dataset, config, progress=lambda message: status.update(message), reference=_truth(data, config.horizon_days))
     except ChurnError as e:
         raise _fail(e) from None
     table = Table(title=f"trained as of {config.as_of}")
@@ -217,6 +217,15 @@ def train(
         out.print(line)
     out.print(f"MLflow: {uri} (browse: mlflow ui --backend-store-uri {uri})")
     out.print(f"trained in {time.perf_counter() - started:.0f} s; report: churn report --run-id {result.results[0].run_id}")
+
+
+def _truth(data: Path, horizon_days: int):
+    """The simulator's true churn probabilities of ``data`` as the training's reference (None outside simulated data)."""
+    from functools import partial
+
+    from features.simulator.ground_truth import churn_truth
+
+    return partial(churn_truth, data, horizon_days=horizon_days)
 
 
 @app.command()
@@ -590,6 +599,7 @@ def demo(
 ) -> None:
     """The main job on embedded defaults: simulate (reused if it exists), validate, train, promote, score, write the lists."""
     from features.simulator.config import DEFAULT_START, SimulationConfig
+    from features.simulator.ground_truth import training_day
     from features.simulator.run import MANIFEST
     from features.validation import load_dataset
 
@@ -605,14 +615,14 @@ def demo(
         dataset = load_dataset(data)
         out.print(_summary_table(dataset.summary()))
         # Train as of the day whose validation snapshot is the last month-end with ground truth.
-        truth_dates = json.loads(manifest.read_text())["truth_dates"]
-        as_of = dt.date.fromisoformat(truth_dates[-1]) + dt.timedelta(days=30)
+        as_of = training_day(data)
         uri = _tracking()
         from training.pipeline import TrainConfig
         from training.pipeline import train as run_training
 
         with err.status("training") as status:
-            result = run_training(dataset, TrainConfig(as_of=as_of), progress=lambda message: status.update(message))
+            config = TrainConfig(as_of=as_of)
+            result = run_training(dataset, config, progress=lambda message: status.update(message), reference=_truth(data, config.horizon_days))
     except ChurnError as e:
         raise _fail(e) from None
     for r in result.results:

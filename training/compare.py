@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,25 +67,6 @@ SETTINGS = (
 )  # fmt: skip
 DIFFERENCE = "difference"
 BETTER = "better"
-
-
-def as_of_from_manifest(dataset_dir: str | Path, horizon_days: int = DEFAULT_HORIZON_DAYS) -> dt.date:
-    """The training day ``churn demo`` uses for a simulated dataset: its last ground-truth date + ``horizon_days``.
-
-    The validation snapshot (``as_of - horizon_days``) is then the last month-end
-    with ground truth. Raises ``ConfigError`` for a dataset without a simulation
-    manifest (real data: pass the date explicitly).
-    """
-    from features.simulator.run import MANIFEST
-
-    path = Path(dataset_dir) / MANIFEST
-    try:
-        dates = json.loads(path.read_text())["truth_dates"]
-    except (OSError, ValueError, KeyError):
-        raise ConfigError(f"{path}: no simulation manifest with truth_dates; give the training date explicitly") from None
-    if not dates:
-        raise ConfigError(f"{path}: the simulation has no ground-truth dates (too few days); give the training date explicitly")
-    return dt.date.fromisoformat(dates[-1]) + dt.timedelta(days=horizon_days)
 
 
 def label_rate_over_time(

@@ -9,7 +9,6 @@ temporary SQLite store with two hand-made training runs registered as versions
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from pathlib import Path
 
@@ -135,14 +134,6 @@ def test_distributions_by_label_draws_one_panel_per_feature():
     assert heights == [pytest.approx(1.0), pytest.approx(1.0)]
     with pytest.raises(ConfigError, match="frame has no feature nope"):
         compare.distributions_by_label(_snapshot(), ["nope"])
-
-
-def test_as_of_from_manifest(tmp_path):
-    (tmp_path / "simulation.json").write_text(json.dumps({"truth_dates": ["2025-06-30", "2025-07-31"]}))
-    assert compare.as_of_from_manifest(tmp_path) == dt.date(2025, 8, 30)
-    assert compare.as_of_from_manifest(tmp_path, horizon_days=14) == dt.date(2025, 8, 14)
-    with pytest.raises(ConfigError, match="no simulation manifest with truth_dates; give the training date explicitly"):
-        compare.as_of_from_manifest(tmp_path / "elsewhere")
 
 
 # --- two hand-made training runs in a real MLflow store (slow: creating the store takes seconds) -----------------

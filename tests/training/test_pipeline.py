@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 
 import mlflow
 import numpy as np
@@ -13,6 +14,7 @@ from mlflow import MlflowClient
 from features.build import compute_features
 from features.labels import churn_population
 from features.simulator.config import SimulationConfig
+from features.simulator.ground_truth import churn_truth
 from features.simulator.run import simulate
 from features.validation import load_dataset
 from training import registry
@@ -46,7 +48,8 @@ def store(tmp_path_factory, dataset):
 
 @pytest.fixture(scope="module")
 def first(store, dataset):
-    return train(dataset, TrainConfig(as_of=AS_OF, snapshots=4, max_rounds=300, experiment="test"))
+    # The dataset is simulated: the run compares the model with the simulator's true probabilities.
+    return train(dataset, TrainConfig(as_of=AS_OF, snapshots=4, max_rounds=300, experiment="test"), reference=partial(churn_truth, dataset.path))
 
 
 def test_first_model_becomes_champion_with_metrics_and_artifacts(first, store):
