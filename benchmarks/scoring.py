@@ -102,7 +102,7 @@ class _OwnTime:
 @contextmanager
 def _instrumented(model, own: _OwnTime) -> Iterator[None]:
     """Time score_frame's parts while it runs: the model's methods and the scoring module's functions."""
-    import serving.scoring as scoring
+    import serving.batch.scoring as scoring
 
     module = {name: getattr(scoring, name) for name in ("score_rows", "reasons", "finish_scores")}
     for name, fn in module.items():
@@ -200,8 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     from rich.table import Table
 
     from features.files import write_frame
-    from serving.scoring import score_frame
-    from serving.store import ScoreStore
+    from serving.batch.scoring import score_frame
+    from serving.batch.store import ScoreStore
 
     console = Console(width=max(Console().width, 150))
     load_before = os.getloadavg()

@@ -6,7 +6,7 @@ Builds a small world in a temporary directory (N simulated users over 243
 days, the churn model trained and registered by the real pipeline, the nightly
 job's scores and snapshot, the champion imported into a temporary BentoML
 home), starts a real server (``python -m bentoml serve
-serving.service:ChurnService``, one worker) on a loopback port, and loads it
+serving.api.service:ChurnService``, one worker) on a loopback port, and loads it
 from this process (a second process) with an async httpx client, open loop:
 requests leave on a fixed schedule whatever the answers, and latency is
 measured from the scheduled time, so a slow server cannot hide its queue.
@@ -85,13 +85,11 @@ def _quantile(samples: list[float], q: float) -> float:
 
 def prepare(root: Path, users: int, console) -> dict:
     """Simulate, train, score nightly and import the champion under ``root``; the server's environment."""
-    from bentoml._internal.models import ModelStore
-
     from features.simulator.config import SimulationConfig
     from features.simulator.run import simulate
     from features.validation import load_dataset
-    from serving.bento_models import import_champions
-    from serving.nightly import NightlyConfig, run_nightly
+    from serving.api.bundle import import_champions
+    from serving.batch.nightly import NightlyConfig, run_nightly
     from training.pipeline import TrainConfig, train
     from training.tracking import use_tracking
 
@@ -109,8 +107,7 @@ def prepare(root: Path, users: int, console) -> dict:
                               activation_model=None, allow_drift=True),
                 scored_at=dt.datetime(2025, 9, 1, 3),
             )  # fmt: skip
-        (root / "bentoml" / "models").mkdir(parents=True)
-        bundle = import_champions("models:/churn@champion", None, model_store=ModelStore(root / "bentoml" / "models"))
+        bundle = import_champions("models:/churn@champion", None)  # into BENTOML_HOME, set by main() before BentoML is imported
     finally:
         os.chdir(cwd)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHURN_API_")}
@@ -132,7 +129,7 @@ def start_server(env: dict, log: Path, timeout: float = 300) -> tuple[subprocess
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:ChurnService", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "bentoml", "serve", "serving.api.service:ChurnService", "--host", "127.0.0.1", "--port", str(port)]
     repo = Path(__file__).resolve().parents[1]
     process = subprocess.Popen(command, cwd=repo, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -267,7 +264,7 @@ def sequential(url: str, path: str, body: bytes, calls: int) -> list[float]:
 
 
 def in_process(features, model, calls: int) -> list[float]:
-    from serving.scoring import score_rows
+    from serving.batch.scoring import score_rows
 
     score_rows(features, model)
     out = []
@@ -280,12 +277,12 @@ def in_process(features, model, calls: int) -> list[float]:
 
 def in_process_by_id(env: dict, ids: list[int], calls: int) -> list[float]:
     """The by-id endpoint's own work without HTTP: the service method on an instance in this process."""
-    from serving import api_models as M
+    from serving.api import schemas as M
 
     saved = dict(os.environ)
     os.environ.update(env)
     try:
-        import serving.service as service
+        import serving.api.service as service
 
         instance = service.ChurnService.inner()
         while not instance.ready():
@@ -327,13 +324,11 @@ def main(argv: list[str] | None = None) -> None:
         root = Path(tmp)
         os.environ["BENTOML_HOME"] = str(root / "bentoml")  # this process's BentoML store too (the in-process baseline)
         env = prepare(root, args.users, console)
-        from serving.bento_models import latest_bundle, load_bundle
-        from serving.snapshots import FeatureSnapshots
+        from serving.api.bundle import latest_bundle, load_bundle
+        from serving.batch.snapshots import FeatureSnapshots
 
         _, snapshot = FeatureSnapshots(root / "features").latest("churn")
-        from bentoml._internal.models import ModelStore
-
-        model = load_bundle(latest_bundle(ModelStore(root / "bentoml" / "models")))["churn"].model
+        model = load_bundle(latest_bundle())["churn"].model
         ids = [int(u) for u in snapshot["user_id"]]
         rng = np.random.default_rng(0)
         single = [json.dumps({"user_ids": [int(u)]}).encode() for u in rng.choice(ids, 5000)]

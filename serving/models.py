@@ -1,4 +1,12 @@
-"""Loading a registered model for scoring: ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
+"""The one model loader: a fitted classifier with its registry name and version, fixed when it is loaded.
+
+The nightly job and the HTTP service score with the same :class:`LoadedModel`.
+The job loads the version behind a registry URI now (:func:`load_registered`);
+the service loads the copies its bundle holds (:mod:`serving.api.bundle`). In
+both cases a model is an MLflow model directory holding the classifier's saved
+form (:meth:`ChurnClassifier.save`), read by :func:`load_model`. MLflow is
+imported only when the registry is used, so the service starts without it.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +15,47 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.errors import ConfigError
+from features.errors import ChurnError, ConfigError
 from training.estimator import META_FILE, ChurnClassifier
-from training.registry import RegistryError
 
 URI = re.compile(r"^models:/(?P<name>[A-Za-z0-9_.-]+)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))$")
 
 
+class ModelFilesError(ChurnError):
+    """A model directory does not hold one loadable classifier (missing, truncated or unreadable files)."""
+
+    exit_code = 3
+    http_status = 503
+
+
 @dataclass(frozen=True)
 class LoadedModel:
+    """A fitted classifier and the registry name and version it was loaded as."""
+
     model: ChurnClassifier
     name: str
     version: str
+
+
+def load_model(directory: Path, name: str, version: str, what: str) -> LoadedModel:
+    """The classifier inside the MLflow model directory ``directory``; ModelFilesError naming ``what`` if it cannot be loaded."""
+    metas = list(Path(directory).rglob(META_FILE))
+    if len(metas) != 1:
+        raise ModelFilesError(f"{what}: holds {len(metas)} churn classifiers ({META_FILE}), expected 1")
+    try:
+        model = ChurnClassifier.load(metas[0].parent)
+    except Exception as e:  # a truncated booster or bad JSON: name the model, no traceback
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ModelFilesError(f"{what}: the classifier cannot be loaded ({type(e).__name__}: {first})") from None
+    return LoadedModel(model, name, str(version))
+
+
+def registry_name(uri: str) -> str:
+    """The registered model name in ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` (no registry access)."""
+    match = URI.match(uri)
+    if not match:
+        raise ConfigError(f"model {uri!r}: expected models:/NAME@ALIAS or models:/NAME/VERSION")
+    return match["name"]
 
 
 def resolve_version(uri: str, what: str = "--model") -> tuple[str, str]:
@@ -26,6 +63,8 @@ def resolve_version(uri: str, what: str = "--model") -> tuple[str, str]:
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
+
+    from training.registry import RegistryError
 
     match = URI.match(uri)
     if not match:
@@ -40,15 +79,15 @@ def resolve_version(uri: str, what: str = "--model") -> tuple[str, str]:
     return name, version
 
 
-def load_registered(uri: str) -> LoadedModel:
-    """The fitted classifier behind a registry URI, with its name and version fixed at load time."""
+def download(name: str, version: str, target: Path) -> Path:
+    """The MLflow model directory of registered ``name`` ``version``, copied under ``target``."""
     import mlflow
 
-    name, version = resolve_version(uri)
+    return Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=str(target)))
+
+
+def load_registered(uri: str, what: str = "--model") -> LoadedModel:
+    """The fitted classifier behind a registry URI, with its name and version fixed at load time."""
+    name, version = resolve_version(uri, what)
     with tempfile.TemporaryDirectory() as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=tmp))
-        metas = list(local.rglob(META_FILE))
-        if len(metas) != 1:
-            raise RegistryError(f"--model {uri}: version {version} holds no churn classifier")
-        model = ChurnClassifier.load(metas[0].parent)
-    return LoadedModel(model, name, version)
+        return load_model(download(name, version, Path(tmp)), name, version, f"{what} {uri}: version {version}")

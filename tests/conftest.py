@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +22,9 @@ class ServiceWorkspace:
 
     1,500 simulated users over 243 days; the churn model trained and registered
     by the real pipeline (``training.pipeline.train``) into a temporary SQLite
-    MLflow store; the nightly job (``serving.nightly.run_nightly``) published
+    MLflow store; the nightly job (``serving.batch.nightly.run_nightly``) published
     its scores to a temporary DuckDB store and wrote the feature snapshot; the
-    champion imported into a temporary BentoML home (``serving.bento_models``).
+    champion imported into a temporary BentoML home (``serving.api.bundle``).
     """
 
     root: Path
@@ -52,6 +54,12 @@ class ServiceWorkspace:
             mlflow.set_tracking_uri(previous)
             mlflow.set_registry_uri(previous)
 
+    def import_models(self, bentoml_home: Path, *args: str) -> subprocess.CompletedProcess:
+        """``churn import-model ARGS`` into another BentoML home (a process of its own: BentoML reads its home once)."""
+        env = self.env() | {"BENTOML_HOME": str(bentoml_home), "MLFLOW_TRACKING_URI": self.tracking_uri}
+        command = [sys.executable, "-c", "from serving.cli.app import main; main()", "import-model", *args]
+        return subprocess.run(command, cwd=self.root, env=env, capture_output=True, text=True, timeout=300)
+
     def env(self, **settings: str) -> dict[str, str]:
         """Environment of a service process: the workspace's store, snapshots and BentoML home, one token."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("CHURN_API_", "MLFLOW_TRACKING_URI"))}
@@ -73,8 +81,8 @@ def service_workspace(tmp_path_factory) -> ServiceWorkspace:
     from features.simulator.config import SimulationConfig
     from features.simulator.run import simulate
     from features.validation import load_dataset
-    from serving.bento_models import import_champions
-    from serving.nightly import NightlyConfig, run_nightly
+    from serving.api.bundle import import_champions
+    from serving.batch.nightly import NightlyConfig, run_nightly
     from training.pipeline import TrainConfig, train
 
     root = tmp_path_factory.mktemp("service")
@@ -84,10 +92,6 @@ def service_workspace(tmp_path_factory) -> ServiceWorkspace:
     os.environ["BENTOML_HOME"] = str(bentoml_home)
     os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    from bentoml._internal.configuration.containers import BentoMLContainer
-
-    if BentoMLContainer.bentoml_home.get() != str(bentoml_home):
-        raise RuntimeError("bentoml read BENTOML_HOME before the service workspace set it")
     ws = ServiceWorkspace(
         root=root,
         data=data,
@@ -106,4 +110,8 @@ def service_workspace(tmp_path_factory) -> ServiceWorkspace:
             scored_at=dt.datetime(2025, 9, 1, 3, 0),
         )
         bundle = import_champions("models:/churn@champion", None)
+    import bentoml
+
+    if not Path(bentoml.models.get(bundle.tag).path).is_relative_to(bentoml_home):
+        raise RuntimeError("bentoml read BENTOML_HOME before the service workspace set it")
     return ServiceWorkspace(**{**ws.__dict__, "bundle_tag": bundle.tag})

@@ -49,7 +49,7 @@ from features.errors import ConfigError
 from features.simulator.config import SimulationConfig
 from features.simulator.run import EFFECT, P_CHURN, TRUTH_CHURN, TRUTH_COUPON_EFFECT, TRUTH_DIR, simulate
 from features.validation import load_dataset
-from serving.campaign import (
+from serving.crm.campaign import (
     CampaignReadout,
     campaign_readout,
     readout_dict,

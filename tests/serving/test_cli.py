@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from serving.cli import app
+from serving.cli.app import app
 
 runner = CliRunner()
 
@@ -26,7 +26,7 @@ def small_dataset(tmp_path_factory) -> Path:
 
 
 def _churn(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from serving.cli import main; main()", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-c", "from serving.cli.app import main; main()", *args], capture_output=True, text=True)
 
 
 @pytest.mark.parametrize("command", [[], ["simulate"], ["validate"], ["demo"]])

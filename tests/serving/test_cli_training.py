@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 def _churn(cwd: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", "from serving.cli import main; main()", *args], capture_output=True, text=True, cwd=cwd, env=env
+        [sys.executable, "-c", "from serving.cli.app import main; main()", *args], capture_output=True, text=True, cwd=cwd, env=env
     )
 
 
@@ -70,7 +70,7 @@ def test_train_refuses_bad_options_and_too_little_data(workspace):
 
 
 def test_score_publishes_idempotently_and_a_failed_check_publishes_nothing(workspace):
-    from serving.store import ScoreStore
+    from serving.batch.store import ScoreStore
 
     root, env = workspace
     first = _churn(root, env, "score", "--data", "data/shop", "--as-of", "2025-08-31")
@@ -98,7 +98,7 @@ def test_lists_from_the_published_scores(workspace):
     import io
     import json
 
-    from serving.store import ScoreStore
+    from serving.batch.store import ScoreStore
 
     root, env = workspace  # the tests above trained, promoted and scored
     store = ScoreStore(f"duckdb:///{root / 'data' / 'scores.duckdb'}")

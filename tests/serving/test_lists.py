@@ -11,8 +11,8 @@ from pydantic import ValidationError
 
 from features.errors import ConfigError
 from serving.columns import SCORE_COLUMNS
-from serving.lists import ActivationPolicy, ListFilter, activation_list, at_risk_list, coupon_list
-from serving.targeting import CouponPolicy
+from serving.crm.lists import ActivationPolicy, ListFilter, activation_list, at_risk_list, coupon_list
+from serving.crm.targeting import CouponPolicy
 
 WHEN = dt.datetime(2025, 10, 1, 8, 30)
 DAY = dt.date(2025, 9, 30)

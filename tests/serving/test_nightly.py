@@ -13,9 +13,9 @@ import pytest
 from features.simulator.config import SimulationConfig
 from features.simulator.run import simulate
 from features.validation import load_dataset
-from serving.nightly import CheckFailed, NightlyConfig, run_nightly
-from serving.snapshots import FeatureSnapshots
-from serving.store import ScoreStore
+from serving.batch.nightly import CheckFailed, NightlyConfig, run_nightly
+from serving.batch.snapshots import FeatureSnapshots
+from serving.batch.store import ScoreStore
 from features.labels import training_set
 from training import registry
 from training.estimator import ChurnClassifier
@@ -146,7 +146,7 @@ def test_killing_the_job_at_any_moment_leaves_the_previous_scores(trained):
     store = ScoreStore(store_url)
     before = store.read("churn", dt.date(2025, 9, 30))
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(), "MLFLOW_DISABLE_TELEMETRY": "true"}
-    command = [sys.executable, "-c", "from serving.cli import main; main()", "score", "--data", str(data), "--as-of", "2025-09-20",
+    command = [sys.executable, "-c", "from serving.cli.app import main; main()", "score", "--data", str(data), "--as-of", "2025-09-20",
                "--store", store_url, "--features-dir", str(root / "kill-features")]  # fmt: skip
     for delay in (1.0, 3.0, 5.0, 7.0, 9.0, 11.0):
         job = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from serving.bands import BandCutoffs, percentile, risk_band
-from serving.reasons import reasons
+from serving.batch.bands import BandCutoffs, percentile, risk_band
+from serving.batch.reasons import reasons
 
 
 def test_bands_at_their_edges():

@@ -1,7 +1,7 @@
 """The vectorised reasons give exactly the words of the straightforward per-row loop they replaced.
 
 ``reference_reasons`` below is the original implementation of
-:func:`serving.reasons.reasons` (a ``DataFrame.iterrows`` loop that sorts each
+:func:`serving.batch.reasons.reasons` (a ``DataFrame.iterrows`` loop that sorts each
 row), copied unchanged apart from names. It is the straightforward reference
 used only to check equivalence here: nothing else imports it.
 """
@@ -21,12 +21,12 @@ from features.labels import churn_population, training_set
 from features.simulator.config import SimulationConfig
 from features.simulator.run import simulate
 from features.validation import load_dataset
-from serving.reasons import TEMPLATES, reasons, template
+from serving.batch.reasons import TEMPLATES, reasons, template
 from training.estimator import ChurnClassifier
 
 # ---- straightforward reference: the original per-row loop, used only to check equivalence ----
 # It walks each row's contributions sorted with pandas, as the first implementation did; the wording
-# comes from the shared templates (serving.reasons.template), which have their own tests.
+# comes from the shared templates (serving.batch.reasons.template), which have their own tests.
 
 Row = pd.Series
 
@@ -109,7 +109,7 @@ def test_same_reasons_in_small_chunks_and_any_row_order(scored, monkeypatch):
     features = features.iloc[shuffled].set_index(pd.Index(shuffled * 10 + 7))  # labels neither 0..n nor in order
     contributions = contributions.iloc[shuffled].set_index(features.index)
     contributions = contributions.iloc[::-1]  # matched to the features by label, not by position
-    monkeypatch.setattr("serving.reasons.CHUNK_ROWS", 97)
+    monkeypatch.setattr("serving.batch.reasons.CHUNK_ROWS", 97)
     assert_same(contributions, features)
 
 

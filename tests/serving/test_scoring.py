@@ -12,7 +12,7 @@ from features.labels import churn_population, training_set
 from features.simulator.config import SimulationConfig
 from features.simulator.run import simulate
 from features.validation import load_dataset
-from serving.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, SCORE_COLUMNS, VALUE_AT_RISK, score_frame
+from serving.batch.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, SCORE_COLUMNS, VALUE_AT_RISK, score_frame
 from training.estimator import ChurnClassifier
 
 AS_OF = "2025-08-31"

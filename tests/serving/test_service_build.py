@@ -15,15 +15,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_build_carries_the_imported_model_bundle(service_workspace, tmp_path):
-    from bentoml._internal.models import ModelStore
-
-    from serving.bento_models import import_champions
-
     home = tmp_path / "bentoml"
-    (home / "models").mkdir(parents=True)
-    with service_workspace.mlflow():
-        bundle = import_champions("models:/churn@champion", "models:/activation@champion", model_store=ModelStore(home / "models"))
-    assert bundle.models == {"churn": ("churn", "1"), "activation": None}  # no activation model registered: left out
+    imported = service_workspace.import_models(home, "--activation-model", "models:/activation@champion")
+    assert imported.returncode == 0, imported.stderr
+    first, second = imported.stdout.strip().splitlines()
+    bundle_tag = first.removeprefix("imported ").split(" ")[0]
+    # No activation model registered: left out.
+    assert first == f"imported {bundle_tag} (churn v1)" and second.startswith("no activation model registered")
     env = service_workspace.env() | {"BENTOML_HOME": str(home)}
 
     build = subprocess.run(
@@ -35,8 +33,8 @@ def test_build_carries_the_imported_model_bundle(service_workspace, tmp_path):
     assert name == "churn_service"
     bento = home / "bentos" / name / version
     info = yaml.safe_load((bento / "bento.yaml").read_text())
-    assert [m["tag"] for m in info["services"][0]["models"]] == [bundle.tag]
-    assert (bento / "src" / "serving" / "service.py").exists() and not (bento / "src" / "tests").exists()
+    assert [m["tag"] for m in info["services"][0]["models"]] == [bundle_tag]
+    assert (bento / "src" / "serving" / "api" / "service.py").exists() and not (bento / "src" / "tests").exists()
     requirements = (bento / "env" / "python" / "requirements.txt").read_text()
     assert "lightgbm==" in requirements and "--hash=sha256:" in requirements  # the lock file as it is, not re-resolved
 
@@ -45,7 +43,7 @@ def test_build_carries_the_imported_model_bundle(service_workspace, tmp_path):
         [sys.executable, "-m", "bentoml", "export", tag, str(archive)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
     assert export.returncode == 0, export.stderr[-3000:]
-    bundle_version = bundle.tag.split(":")[1]
+    bundle_version = bundle_tag.split(":")[1]
     with tarfile.open(archive) as packed:
         names = packed.getnames()
     booster = f"models/churn_retention/{bundle_version}/churn/artifacts/model/booster.txt"

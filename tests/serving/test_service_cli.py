@@ -7,7 +7,7 @@ import os
 import pytest
 from typer.testing import CliRunner
 
-from serving.cli import app
+from serving.cli.app import app
 
 runner = CliRunner()
 

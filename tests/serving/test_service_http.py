@@ -1,4 +1,4 @@
-"""The service over HTTP: a real ``python -m bentoml serve serving.service:ChurnService`` on a loopback port.
+"""The service over HTTP: a real ``python -m bentoml serve serving.api.service:ChurnService`` on a loopback port.
 
 Authentication, every kind of bad input, readiness and refusing to start,
 API-vs-nightly equality, the audit record, and that promoting a new champion
@@ -34,7 +34,7 @@ def _free_port() -> int:
 
 def _serve(env: dict, log: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    command = [sys.executable, "-m", "bentoml", "serve", "serving.service:ChurnService", "--host", "127.0.0.1", "--port", str(port)]
+    command = [sys.executable, "-m", "bentoml", "serve", "serving.api.service:ChurnService", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     return process, f"http://127.0.0.1:{port}"
 
@@ -60,7 +60,7 @@ def _exit_of(env: dict, log: Path) -> tuple[int, str]:
 
 
 def _stored(service_workspace) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from serving.store import ScoreStore
+    from serving.batch.store import ScoreStore
 
     store = ScoreStore(service_workspace.store_url)
     return store.runs("churn"), store.read("churn", pd.Timestamp(service_workspace.as_of).date())
@@ -169,7 +169,7 @@ def test_an_oversize_body_is_refused_before_it_is_read(server):
 
 
 def test_scores_by_id_equal_the_nightly_scores(server, service_workspace):
-    from serving.store import ScoreStore
+    from serving.batch.store import ScoreStore
 
     client, _, _ = server
     nightly = ScoreStore(service_workspace.store_url).read("churn", pd.Timestamp(service_workspace.as_of).date())
@@ -211,25 +211,24 @@ def test_the_server_log_holds_no_user_ids(server):
 def test_promoting_a_new_champion_does_not_change_the_running_server(server, service_workspace, tmp_path):
     import bentoml
     import mlflow
-    from bentoml._internal.models import ModelStore
     from mlflow import MlflowClient
 
-    from serving.bento_models import import_champions, load_classifier
-    from serving.snapshots import FeatureSnapshots
+    from serving.batch.snapshots import FeatureSnapshots
+    from serving.models import load_model
     from training import registry, tracking
 
     client, _, _ = server
-    classifier = load_classifier(Path(bentoml.models.get(service_workspace.bundle_tag).path) / "churn", "v1")
+    classifier = load_model(Path(bentoml.models.get(service_workspace.bundle_tag).path) / "churn", "churn", "1", "v1").model
     _, example = FeatureSnapshots(service_workspace.features_dir).latest("churn")
     with service_workspace.mlflow():
         with mlflow.start_run(experiment_id=tracking.experiment_id("service")):
             version = registry.log_model(classifier, example, "churn")
         registry.promote("churn", version)
         assert registry.alias_version(MlflowClient(), "churn", registry.CHAMPION) == version == "2"
-        (tmp_path / "models").mkdir()
-        fresh = import_champions("models:/churn@champion", None, model_store=ModelStore(tmp_path / "models"))
+        fresh = service_workspace.import_models(tmp_path / "bentoml", "--activation-model", "none")
         registry.rollback("churn")  # leave the workspace's registry as the other tests expect it
-    assert fresh.models["churn"] == ("churn", "2")  # the next import (and restart) would serve version 2
+    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.stdout.startswith("imported churn_retention:") and "(churn v2)" in fresh.stdout  # the next import (and restart) would serve version 2
     info = client.post("/model_info").json()
     assert info["models"] == {"churn": "churn v1"} and info["bundle"] == service_workspace.bundle_tag
     scored = client.post("/score_users", json={"user_ids": [int(example["user_id"].iloc[0])]})

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from features.catalog import USER_ID
-from serving.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, SEGMENTS, TOP_CATEGORY, VALUE_AT_RISK
+from serving.batch.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, SEGMENTS, TOP_CATEGORY, VALUE_AT_RISK
 
 pytestmark = pytest.mark.slow
 TOL = 1e-9
@@ -32,7 +32,7 @@ def api(service_workspace, tmp_path_factory):
     warnings.filterwarnings("ignore", message=".*httpx.*")
     from starlette.testclient import TestClient
 
-    from serving.service import ChurnService
+    from serving.api.service import ChurnService
 
     prometheus = tmp_path_factory.mktemp("prometheus")
     saved = dict(os.environ)
@@ -58,7 +58,7 @@ def _wait_ready(client, seconds: float = 60) -> None:
 
 @pytest.fixture(scope="module")
 def nightly(service_workspace) -> pd.DataFrame:
-    from serving.store import ScoreStore
+    from serving.batch.store import ScoreStore
 
     scores = ScoreStore(service_workspace.store_url).read("churn", pd.Timestamp(service_workspace.as_of).date())
     assert len(scores) > 500
@@ -67,7 +67,7 @@ def nightly(service_workspace) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def snapshot(service_workspace) -> pd.DataFrame:
-    from serving.snapshots import FeatureSnapshots
+    from serving.batch.snapshots import FeatureSnapshots
 
     day, features = FeatureSnapshots(service_workspace.features_dir).latest("churn")
     assert day.isoformat() == service_workspace.as_of
@@ -180,7 +180,7 @@ def test_raw_rows_need_an_as_of_and_a_later_signup_is_not_found(api, service_wor
 
 
 def test_at_risk_list_pages_equal_the_library_list(api, service_workspace, nightly):
-    from serving.lists import ListFilter, at_risk_list
+    from serving.crm.lists import ListFilter, at_risk_list
 
     filters = {"bands": ["high", "medium"], "member_tier": ["gold", "regular"], "top": 150}
     want = at_risk_list(nightly.reset_index(drop=True), ListFilter(**filters), pd.Timestamp("2025-09-01"))
@@ -227,7 +227,7 @@ def test_bad_list_requests_are_400_with_the_field_or_value(api):
 
 
 def test_activation_list_from_published_activation_scores(api, service_workspace, nightly):
-    from serving.store import ScoreStore
+    from serving.batch.store import ScoreStore
 
     missing = api.post("/lists/activation", json={"policy": {"campaign_id": "welcome"}})
     assert missing.status_code == 404 and "activation" in missing.json()["error"]
@@ -243,7 +243,7 @@ def test_activation_list_from_published_activation_scores(api, service_workspace
 
 
 def test_an_internal_error_is_a_generic_500_and_the_log_holds_no_user_data(api, nightly, monkeypatch, caplog):
-    import serving.service as service
+    import serving.api.service as service
 
     secret_user = str(nightly.index[0])
 
@@ -274,8 +274,8 @@ def test_not_ready_until_the_warm_up_is_done(service_workspace, monkeypatch):
     """The online feature query compiles in the background; until then /readyz and the API answer 503."""
     import asyncio
 
-    import serving.service as service
-    from serving.auth import ApiGate
+    import serving.api.service as service
+    from serving.api.auth import ApiGate
 
     release = threading.Event()
     compile_query = service.OnlineFeatures
@@ -324,7 +324,8 @@ def test_a_corrupt_bundle_does_not_load(service_workspace, tmp_path):
 
     import bentoml
 
-    from serving.bento_models import BundleError, load_bundle
+    from serving.api.bundle import load_bundle
+    from serving.models import ModelFilesError
 
     stored = bentoml.models.get(service_workspace.bundle_tag)
     copy = tmp_path / "bundle"
@@ -335,7 +336,7 @@ def test_a_corrupt_bundle_does_not_load(service_workspace, tmp_path):
     class Corrupt:
         path, tag, info = str(copy), stored.tag, stored.info
 
-    with pytest.raises(BundleError, match=r"churn model churn v1: the classifier cannot be loaded"):
+    with pytest.raises(ModelFilesError, match=r"churn model churn v1: the classifier cannot be loaded"):
         load_bundle(Corrupt())
 
 
@@ -344,10 +345,10 @@ def test_the_next_nights_snapshot_replaces_the_current_one(service_workspace, sn
 
     import bentoml
 
-    from serving.bands import BandCutoffs
-    from serving.bento_models import load_bundle
-    from serving.service import SnapshotScorer
-    from serving.snapshots import FeatureSnapshots
+    from serving.batch.bands import BandCutoffs
+    from serving.api.bundle import load_bundle
+    from serving.api.scores import SnapshotScorer
+    from serving.batch.snapshots import FeatureSnapshots
 
     model = load_bundle(bentoml.models.get(service_workspace.bundle_tag))["churn"]
     snapshots = FeatureSnapshots(tmp_path)

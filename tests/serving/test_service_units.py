@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 
 import pytest
 from pydantic import ValidationError
 
 from features.errors import ConfigError
-from serving import api_models as M
-from serving.audit import AuditLog
-from serving.auth import ApiGate, TokenCheck, fingerprint, load_tokens, parse_tokens
+from serving.api import schemas as M
+from serving.api.audit import AuditLog
+from serving.api.auth import ApiGate, TokenCheck, fingerprint, load_tokens, parse_tokens
 
 SECRET = "0123456789abcdef-secret"
 
@@ -50,26 +51,45 @@ def test_tokens_file(tmp_path):
         load_tokens(None, tmp_path / "missing")
 
 
-def test_settings_from_the_environment():
-    from serving.service import ServiceSettings
+@pytest.fixture
+def environment(monkeypatch):
+    """Set the process environment's ``CHURN_API_*`` variables to those given (every other one removed)."""
 
-    settings = ServiceSettings.from_env({"CHURN_API_TOKENS": f"crm:{SECRET}", "CHURN_API_MAX_BODY_BYTES": "1000", "OTHER": "x"})
+    def given(variables: dict[str, str]) -> None:
+        for key in [k for k in os.environ if k.startswith("CHURN_API_")]:
+            monkeypatch.delenv(key)
+        for key, value in variables.items():
+            monkeypatch.setenv(key, value)
+
+    return given
+
+
+def test_settings_from_the_environment(environment):
+    from serving.api.settings import ServiceSettings
+
+    environment({"CHURN_API_TOKENS": f"crm:{SECRET}", "CHURN_API_MAX_BODY_BYTES": "1000", "OTHER": "x"})
+    settings = ServiceSettings.from_env()
     assert settings.max_body_bytes == 1000 and settings.store == "duckdb:///data/scores.duckdb"
     assert SECRET not in repr(settings) and settings.token_check().caller(f"Bearer {SECRET}") == "crm"
+    environment({"CHURN_API_TOKEN": f"crm:{SECRET}"})
     with pytest.raises(ConfigError, match="CHURN_API_TOKEN: not a setting of the service; known: .*CHURN_API_TOKENS"):
-        ServiceSettings.from_env({"CHURN_API_TOKEN": f"crm:{SECRET}"})
+        ServiceSettings.from_env()
+    environment({"CHURN_API_TOKENS": f"crm:{SECRET}", "CHURN_API_MAX_BODY_BYTES": "0"})
     with pytest.raises(ConfigError, match="CHURN_API_MAX_BODY_BYTES: Input should be greater than 0"):
-        ServiceSettings.from_env({"CHURN_API_TOKENS": f"crm:{SECRET}", "CHURN_API_MAX_BODY_BYTES": "0"})
+        ServiceSettings.from_env()
+    environment({"CHURN_API_TOKENS": f"crm:{SECRET}", "CHURN_API_BAND_MEDIUM": "0.7"})
     with pytest.raises(ConfigError, match="band cut-offs must increase"):
-        ServiceSettings.from_env({"CHURN_API_TOKENS": f"crm:{SECRET}", "CHURN_API_BAND_MEDIUM": "0.7"})
+        ServiceSettings.from_env()
 
 
-def test_no_token_refuses_to_start_unless_explicitly_open():
-    from serving.service import ServiceSettings
+def test_no_token_refuses_to_start_unless_explicitly_open(environment):
+    from serving.api.settings import ServiceSettings
 
+    environment({})
     with pytest.raises(ConfigError, match="no API token configured: set CHURN_API_TOKENS"):
-        ServiceSettings.from_env({})
-    assert ServiceSettings.from_env({"CHURN_API_ALLOW_NO_AUTH": "true"}).token_check() is None
+        ServiceSettings.from_env()
+    environment({"CHURN_API_ALLOW_NO_AUTH": "true"})
+    assert ServiceSettings.from_env().token_check() is None
 
 
 def test_audit_log_appends_one_json_line_per_record(tmp_path):
@@ -188,7 +208,8 @@ def test_request_models_follow_the_contract_and_the_limits():
 
 
 def test_logged_exceptions_lose_their_messages():
-    from serving.service import ApiError, RedactUserData
+    from serving.api.errors import ApiError
+    from serving.api.redact import RedactUserData
 
     def record(exc: BaseException) -> logging.LogRecord:
         try:

@@ -16,8 +16,8 @@ from features.labels import churn_population, training_set
 from features.simulator.config import SimulationConfig
 from features.simulator.run import simulate
 from features.validation import load_dataset
-from serving.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, ROW_COLUMNS, SEGMENTS, TOP_CATEGORY, VALUE_AT_RISK
-from serving.scoring import finish_scores, score_frame, score_rows
+from serving.batch.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, ROW_COLUMNS, SEGMENTS, TOP_CATEGORY, VALUE_AT_RISK
+from serving.batch.scoring import finish_scores, score_frame, score_rows
 from training.estimator import ChurnClassifier
 
 AS_OF = "2025-08-28"
@@ -26,7 +26,7 @@ STAMP = {"as_of": AS_OF, "model_name": "churn", "model_version": "7", "scored_at
 
 
 def test_tables_on_another_engine_are_refused():
-    from serving.spark_scoring import spark_score_rows
+    from serving.batch.spark_scoring import spark_score_rows
 
     users = pd.DataFrame({Users.USER_ID: [1], Users.SIGNUP_AT: pd.Series([dt.datetime(2025, 1, 1)], dtype="datetime64[us]")})
     orders = pd.DataFrame(
@@ -45,7 +45,7 @@ def test_tables_on_another_engine_are_refused():
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     from features.spark import local_session, spark_tables
-    from serving.spark_scoring import spark_score_rows
+    from serving.batch.spark_scoring import spark_score_rows
 
     out = simulate(SimulationConfig(users=1500, days=240, seed=7), tmp_path_factory.mktemp("spark_score") / "data").out
     dataset = load_dataset(out)

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from serving.scoring import SCORE_COLUMNS
-from serving.store import ScoreStore
+from serving.batch.scoring import SCORE_COLUMNS
+from serving.batch.store import ScoreStore
 
 PG = os.environ.get("CHURN_TEST_POSTGRES_URL")
 AS_OF = dt.date(2025, 8, 31)
@@ -90,7 +90,7 @@ import sys, time, pathlib
 sys.path.insert(0, {root!r})
 sys.path.insert(0, {here!r})
 from test_store import _scores
-from serving.store import ScoreStore
+from serving.batch.store import ScoreStore
 def hang():
     pathlib.Path({ready!r}).write_text("ready")
     time.sleep(600)

@@ -7,7 +7,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from serving.targeting import CouponPolicy, choose_targets
+from serving.crm.targeting import CouponPolicy, choose_targets
 
 WHEN = dt.datetime(2025, 12, 1, 9, 0)
 

@@ -1,13 +1,13 @@
 """The lists the CRM team acts on, built from published scores: at-risk, coupons, activation.
 
-Pure functions over a scores table (``serving.scoring.SCORE_COLUMNS``, as read
+Pure functions over a scores table (``serving.batch.scoring.SCORE_COLUMNS``, as read
 from the score store); they never modify it. Every list carries the model
 name and version, the as-of date of the scores and the time it was generated
 (``generated_at``), on every row, so a file on its own says where it came from.
 
 * at-risk: users ranked by churn probability, filtered by band, segment and top N,
   with their reasons;
-* coupons: :func:`serving.targeting.choose_targets` (budget, callbacks, holdout)
+* coupons: :func:`serving.crm.targeting.choose_targets` (budget, callbacks, holdout)
   plus the user's reasons and segments, so a callback agent knows what to say;
 * activation: new users ranked by the activation model with their most-browsed
   category, a seeded holdout, in the data contract's ``coupons`` columns.
@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from features import contract as C
 from features.catalog import AS_OF, USER_ID
 from features.errors import ConfigError
-from serving.bands import BANDS
+from serving.batch.bands import BANDS
 from serving.columns import (
     BAND,
     MODEL_NAME,
@@ -36,7 +36,7 @@ from serving.columns import (
     TOP_CATEGORY,
     VALUE_AT_RISK,
 )
-from serving.targeting import CouponPolicy, choose_targets
+from serving.crm.targeting import CouponPolicy, choose_targets
 
 RANK = "rank"
 GENERATED_AT = "generated_at"
@@ -126,7 +126,7 @@ def at_risk_list(scores: pd.DataFrame, filters: ListFilter, generated_at: dt.dat
 
 
 def coupon_list(scores: pd.DataFrame, policy: CouponPolicy, generated_at: dt.datetime) -> pd.DataFrame:
-    """The retention campaign (see :mod:`serving.targeting`) with each user's reasons and segments.
+    """The retention campaign (see :mod:`serving.crm.targeting`) with each user's reasons and segments.
 
     ``issued_at`` of every row is ``generated_at``: the list is issued when it is generated.
     """

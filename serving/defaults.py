@@ -12,3 +12,6 @@ DEFAULT_STORE = "duckdb:///data/scores.duckdb"
 DEFAULT_FEATURES_DIR = Path("data/features")
 CHURN_MODEL_URI = "models:/churn@champion"
 ACTIVATION_MODEL_URI = "models:/activation@champion"
+# The BentoML model the service serves: the champions copied from the registry (serving.api.bundle).
+BUNDLE_NAME = "churn_retention"
+DEFAULT_MODEL_TAG = f"{BUNDLE_NAME}:latest"

@@ -4,7 +4,7 @@ For each model (churn on the churn population; activation on the new users who
 have not ordered, when an activation model is registered) the job computes the
 features at ``as_of``, scores them, and runs the checks. Only when every check
 of every model passes does it publish anything: the feature snapshots (for the
-API), then each model's scores in one transaction (see :mod:`serving.store`),
+API), then each model's scores in one transaction (see :mod:`serving.batch.store`),
 then the optional Parquet export. A failed check publishes nothing.
 
 Checks (stored with the run, in the store's runs table):
@@ -34,13 +34,13 @@ from features.errors import ChurnError
 from features.files import check_destination, write_frame
 from features.labels import ACTIVATION, CHURN, activation_population, churn_population
 from features.validation import load_dataset
-from serving.bands import BandCutoffs
+from serving.batch.bands import BandCutoffs
+from serving.batch.checks import ALLOWED, FAIL, WARN, drift_check, row_count_check
 from serving.models import LoadedModel, load_registered
-from serving.scoring import BAND, PROBABILITY, finish_scores, score_rows
-from serving.settings import ACTIVATION_MODEL_URI, CHURN_MODEL_URI, DEFAULT_FEATURES_DIR, DEFAULT_STORE
-from serving.snapshots import FeatureSnapshots
-from serving.store import ScoreStore
-from training import drift
+from serving.batch.scoring import BAND, PROBABILITY, finish_scores, score_rows
+from serving.defaults import ACTIVATION_MODEL_URI, CHURN_MODEL_URI, DEFAULT_FEATURES_DIR, DEFAULT_STORE
+from serving.batch.snapshots import FeatureSnapshots
+from serving.batch.store import ScoreStore
 from training.registry import RegistryError
 
 DEFAULT_MODELS = {CHURN: CHURN_MODEL_URI, ACTIVATION: ACTIVATION_MODEL_URI}
@@ -49,7 +49,6 @@ POPULATIONS = {CHURN: churn_population, ACTIVATION: activation_population}
 # with the platform's age, and the days since the last coupon follow the campaign calendar.
 # Their PSI is computed and stored with the run, but does not warn or fail.
 DRIFT_IGNORED = ("days_since_first_order", "days_since_last_coupon")
-OK, WARN, FAIL, ALLOWED, SKIPPED = "ok", "warn", "fail", "allowed", "skipped"
 
 
 class CheckFailed(ChurnError):
@@ -126,44 +125,6 @@ class NightlySummary:
         return f"as of {self.as_of}: {said}"
 
 
-def row_count_check(rows: int, previous: int | None, max_drop: float) -> dict:
-    """Whether ``rows`` is acceptable after a previous run of ``previous`` rows."""
-    if previous is None or previous == 0:
-        return {"status": OK, "rows": rows, "previous": previous, "message": f"{rows} rows (no previous run)"}
-    drop = 1 - rows / previous
-    status = OK if drop <= max_drop else FAIL
-    message = f"{rows} rows vs {previous} in the previous run ({-drop:+.0%}; a drop over {max_drop:.0%} fails)"
-    return {"status": status, "rows": rows, "previous": previous, "message": message}
-
-
-def drift_check(model: LoadedModel, features: pd.DataFrame, score, config: NightlyConfig) -> dict:
-    """Population stability of the features and the score against the model's training rows."""
-    reference = getattr(model.model, "reference_", None)
-    if not reference:
-        return {"status": SKIPPED, "message": f"{model.name} v{model.version} has no training profile; drift not checked"}
-    if len(features) < drift.MIN_ROWS:
-        return {"status": SKIPPED, "message": f"{model.name}: {len(features)} rows, too few for a stable PSI (at least {drift.MIN_ROWS})"}
-    values = drift.stability(reference, features, score)
-    worst = sorted(values.items(), key=lambda kv: kv[1], reverse=True)
-    judged = [(n, v) for n, v in worst if n not in config.drift_ignore]
-    over_fail = [(n, v) for n, v in judged if v > config.psi_fail]
-    over_warn = [(n, v) for n, v in judged if config.psi_warn < v <= config.psi_fail]
-    top = ", ".join(f"{n} {v:.2f}" for n, v in (over_fail or over_warn)[:3])
-    more = len(over_fail or over_warn) - 3
-    listed = f"{top}{f' and {more} more' if more > 0 else ''}"
-    if over_fail:
-        status = ALLOWED if config.allow_drift else FAIL
-        message = f"{model.name}: population stability index over {config.psi_fail} for {listed}"
-    elif over_warn:
-        status = WARN
-        message = f"{model.name}: population stability index over {config.psi_warn} for {listed}"
-    else:
-        status = OK
-        message = f"{model.name}: every PSI at most {config.psi_warn} (largest {judged[0][0]} {judged[0][1]:.3f})"
-    psi = {n: round(v, 6) for n, v in worst}
-    return {"status": status, "message": message, "psi": psi, "ignored": [n for n in config.drift_ignore if n in psi]}
-
-
 def _load_models(config: NightlyConfig, notes: list[str]) -> dict[str, LoadedModel]:
     models = {CHURN: load_registered(config.churn_model)}
     if config.activation_model:
@@ -176,7 +137,8 @@ def _load_models(config: NightlyConfig, notes: list[str]) -> dict[str, LoadedMod
     return models
 
 
-def _tables(dataset, engine: str) -> dict:
+def contract_tables(dataset, engine: str) -> dict:
+    """The dataset's contract tables on ``engine`` ("duckdb", or "spark": a local session reading the same files)."""
     if engine == "duckdb":
         return {name: dataset.table(name) for name in dataset.tables}
     from features.spark import local_session, spark_tables
@@ -189,7 +151,7 @@ def _features_and_rows(tables: dict, config: NightlyConfig, task: str, model: Lo
     features = compute_features(tables, config.as_of, users=population)
     if config.engine == "duckdb":
         return features, score_rows(features, model.model)
-    from serving.spark_scoring import spark_score_rows
+    from serving.batch.spark_scoring import spark_score_rows
 
     return features, spark_score_rows(tables, config.as_of, population, model.model)
 
@@ -214,7 +176,7 @@ def run_nightly(
     notes: list[str] = []
     progress("loading models")
     models = _load_models(config, notes)
-    tables = _tables(dataset, config.engine)
+    tables = contract_tables(dataset, config.engine)
     runs: list[ModelRun] = []
     for task, loaded in models.items():
         progress(f"{task}: features and scores as of {day} ({config.engine})")
@@ -228,7 +190,8 @@ def run_nightly(
         score = rows.set_index(USER_ID)[PROBABILITY].reindex(features[USER_ID]).to_numpy()
         checks = {
             "row_count": row_count_check(len(scores), previous, config.max_drop),
-            "drift": drift_check(loaded, features, score, config),
+            "drift": drift_check(loaded, features, score, psi_warn=config.psi_warn, psi_fail=config.psi_fail,
+                                 allow_drift=config.allow_drift, ignore=config.drift_ignore),  # fmt: skip
         }
         runs.append(ModelRun(task, loaded, features, scores, checks))
     failed = [message for run in runs for message in run.failed]

@@ -19,7 +19,7 @@ import pandas as pd
 
 from features.asof import AsOf, as_of_date
 from features.catalog import USER_ID
-from serving.bands import BandCutoffs, percentile, risk_band
+from serving.batch.bands import BandCutoffs, percentile, risk_band
 from serving.columns import (
     AS_OF,
     BAND,
@@ -37,7 +37,7 @@ from serving.columns import (
     VALUE_AT_RISK,
     VALUE_SOURCE,
 )
-from serving.reasons import reasons
+from serving.batch.reasons import reasons
 from training.estimator import ChurnClassifier
 
 

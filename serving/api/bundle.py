@@ -15,35 +15,32 @@ them again.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import bentoml
+import numpy as np
+import pandas as pd
+
+from features.catalog import USER_ID
 from features.errors import ChurnError
 from features.labels import ACTIVATION, CHURN
-from training.estimator import META_FILE, ChurnClassifier
+from serving.batch.scoring import PROBABILITY, score_rows
+from serving.defaults import BUNDLE_NAME
+from serving.models import LoadedModel, download, load_model, resolve_version
 
-BUNDLE_NAME = "churn_retention"
 TASKS = (CHURN, ACTIVATION)
 NONE = "none"  # label value of a model the bundle does not hold
 
 
 class BundleError(ChurnError):
-    """The BentoML model store has no usable bundle (missing, or a model in it cannot be loaded)."""
+    """The BentoML model store has no usable bundle (none imported, no churn model in it, or it does not predict)."""
 
     exit_code = 3
     http_status = 503
-
-
-@dataclass(frozen=True)
-class ServedModel:
-    """A classifier with its registry name and version (as serving.models.LoadedModel, without importing MLflow:
-    the service starts faster without it)."""
-
-    model: ChurnClassifier
-    name: str
-    version: str
 
 
 @dataclass(frozen=True)
@@ -59,32 +56,14 @@ class BundleInfo:
         return f"{self.tag} ({held}{'; unchanged, reused' if self.reused else ''})"
 
 
-def _resolve(uri: str) -> tuple[str, str]:
-    """Registry name and version behind ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION``."""
-    from serving.models import resolve_version
+def model_store_dir() -> Path:
+    """Where BentoML keeps its model store: ``$BENTOML_HOME/models``, by default ``~/bentoml/models``.
 
-    return resolve_version(uri, what="model")
-
-
-def _download(name: str, version: str, target: Path) -> Path:
-    """The MLflow model directory of ``name`` ``version`` under ``target``, checked to load as a classifier."""
-    import mlflow
-
-    local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=str(target)))
-    load_classifier(local, f"{name} v{version}")  # fail now, not when the service starts
-    return local
-
-
-def load_classifier(model_dir: Path, what: str) -> ChurnClassifier:
-    """The classifier inside an MLflow model directory; BundleError naming ``what`` if it cannot be loaded."""
-    metas = list(Path(model_dir).rglob(META_FILE))
-    if len(metas) != 1:
-        raise BundleError(f"{what}: holds {len(metas)} churn classifiers ({META_FILE}), expected 1")
-    try:
-        return ChurnClassifier.load(metas[0].parent)
-    except Exception as e:  # a truncated booster or bad JSON: name the model, no traceback
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise BundleError(f"{what}: the classifier cannot be loaded ({type(e).__name__}: {first})") from None
+    BentoML has no public call that tells its store's location; ``BENTOML_HOME`` is its documented
+    setting for it (bentoml/BentoML#3290, discussion #4172), so the location is derived from it.
+    Choosing another store means setting ``BENTOML_HOME`` before BentoML first reads it (a new process).
+    """
+    return Path(os.environ.get("BENTOML_HOME") or Path.home() / "bentoml") / "models"
 
 
 def _labels(models: dict[str, tuple[str, str] | None]) -> dict[str, str]:
@@ -105,60 +84,83 @@ def _stored_models(model) -> dict[str, tuple[str, str] | None]:
     return out
 
 
-def latest_bundle(model_store=None):
+def latest_bundle():
     """The most recently imported bundle in the BentoML model store, or None."""
-    import bentoml
     from bentoml.exceptions import NotFound
 
-    kwargs = {"_model_store": model_store} if model_store is not None else {}
     try:
-        found = bentoml.models.list(BUNDLE_NAME, **kwargs)
+        found = bentoml.models.list(BUNDLE_NAME)
     except NotFound:
         return None
     return max(found, key=lambda m: m.info.creation_time) if found else None
 
 
-def import_champions(churn_uri: str, activation_uri: str | None, *, activation_required: bool = False, model_store=None) -> BundleInfo:
+def import_champions(churn_uri: str, activation_uri: str | None, *, activation_required: bool = False) -> BundleInfo:
     """Copy the models behind ``churn_uri`` (and ``activation_uri``) into a bundle; returns what it holds.
 
     activation_uri: None to leave activation out. When it names a model that is
     not registered, activation is left out unless ``activation_required``.
     Raises RegistryError (exit 3) when the churn model is not registered,
-    BundleError when a registered model's files do not load.
+    ModelFilesError when a registered model's files do not load.
     """
-    import bentoml
-
     from training.registry import RegistryError
 
-    wanted: dict[str, tuple[str, str] | None] = {CHURN: _resolve(churn_uri), ACTIVATION: None}
+    wanted: dict[str, tuple[str, str] | None] = {CHURN: resolve_version(churn_uri, what="model"), ACTIVATION: None}
     if activation_uri:
         try:
-            wanted[ACTIVATION] = _resolve(activation_uri)
+            wanted[ACTIVATION] = resolve_version(activation_uri, what="model")
         except RegistryError:
             if activation_required:
                 raise
-    latest = latest_bundle(model_store)
+    latest = latest_bundle()
     if latest is not None and _stored_models(latest) == wanted:
         return BundleInfo(str(latest.tag), wanted, reused=True)
-    kwargs = {"_model_store": model_store} if model_store is not None else {}
     metadata = {task: {"name": held[0], "version": held[1]} for task, held in wanted.items() if held}
     with tempfile.TemporaryDirectory() as tmp:
-        downloads = {task: _download(*held, Path(tmp) / task) for task, held in wanted.items() if held}
-        with bentoml.models.create(BUNDLE_NAME, labels=_labels(wanted), metadata=metadata, **kwargs) as bundle:
+        downloads = {}
+        for task, (name, version) in ((t, held) for t, held in wanted.items() if held):
+            downloads[task] = download(name, version, Path(tmp) / task)
+            load_model(downloads[task], name, version, f"{name} v{version}")  # fail now, not when the service starts
+        with bentoml.models.create(BUNDLE_NAME, labels=_labels(wanted), metadata=metadata) as bundle:
             for task, local in downloads.items():
                 shutil.copytree(local, Path(bundle.path) / task)
     return BundleInfo(str(bundle.tag), wanted)
 
 
-def load_bundle(bundle) -> dict[str, ServedModel]:
+def load_bundle(bundle) -> dict[str, LoadedModel]:
     """The classifiers of a bundle (a BentoML model; its labels give names and versions), by task."""
-    loaded: dict[str, ServedModel] = {}
+    loaded: dict[str, LoadedModel] = {}
     for task, held in _stored_models(bundle).items():
         if held is None:
             continue
         name, version = held
-        model = load_classifier(Path(bundle.path) / task, f"bundle {bundle.tag}: {task} model {name} v{version}")
-        loaded[task] = ServedModel(model, name, version)
+        loaded[task] = load_model(Path(bundle.path) / task, name, version, f"bundle {bundle.tag}: {task} model {name} v{version}")
     if CHURN not in loaded:
         raise BundleError(f"bundle {bundle.tag} holds no churn model")
     return loaded
+
+
+def warm_up(models: dict[str, LoadedModel]) -> None:
+    """One prediction per model on a row of missing values: the model files load and predict probabilities."""
+    for task, loaded in models.items():
+        row = pd.DataFrame({USER_ID: ["warm-up"], **{name: [np.nan] for name in loaded.model.features_}})
+        for name in loaded.model.categories_:
+            row[name] = pd.Categorical([None], categories=loaded.model.categories_[name])
+        try:
+            p = score_rows(row, loaded.model)[PROBABILITY].to_numpy(dtype=float)
+        except Exception as e:
+            raise BundleError(f"{task} model {loaded.name} v{loaded.version}: warm-up prediction failed ({type(e).__name__})") from None
+        if not (np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()):
+            raise BundleError(f"{task} model {loaded.name} v{loaded.version}: warm-up prediction is not a probability")
+
+
+class BundleRef(bentoml.models.BentoModel):
+    """The service's bundle reference; a missing bundle stops the server with one clear line instead of a traceback."""
+
+    def resolve(self, base_path=None, *args, **kwargs):
+        if base_path is None and self.stored is None:
+            raise SystemExit(
+                f"churn service: error: no model {self.tag} in the BentoML model store {model_store_dir()}; "
+                "run `churn import-model` (or `churn serve`, which imports the registered champions) first"
+            )
+        return super().resolve(base_path, *args, **kwargs)

@@ -3,11 +3,11 @@
 The features are the same Ibis expression as on DuckDB (:func:`features.build.feature_expression`),
 run by Spark; each partition is turned into the pandas frame
 :func:`features.build.compute_features` would give and scored with
-:func:`serving.scoring.score_rows`, the same code the default engine runs. The
+:func:`serving.batch.scoring.score_rows`, the same code the default engine runs. The
 model travels to the executors in its saved form (booster text and JSON, see
 :meth:`ChurnClassifier.save`), never as a pickle, and each partition rebuilds it
 with :meth:`ChurnClassifier.load`. The population-wide step
-(:func:`serving.scoring.finish_scores`) runs once on the driver.
+(:func:`serving.batch.scoring.finish_scores`) runs once on the driver.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from features.asof import AsOf
 from features.build import feature_expression, to_frame
 from features.catalog import USER_ID
 from features.errors import ConfigError
-from serving.scoring import PROBABILITY, ROW_COLUMNS, VALUE_AT_RISK, score_rows
+from serving.batch.scoring import PROBABILITY, ROW_COLUMNS, VALUE_AT_RISK, score_rows
 from training.estimator import BOOSTER_FILE, META_FILE, ChurnClassifier
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def spark_score_rows(tables: Mapping[str, ir.Table], as_of: AsOf, users: ir.Tabl
     model: a fitted classifier, sent to the executors as text.
     Returns what ``score_rows(compute_features(tables, as_of, users=users), model)``
     returns, with the same columns and dtypes, in no particular row order; pass it to
-    :func:`serving.scoring.finish_scores`.
+    :func:`serving.batch.scoring.finish_scores`.
     """
     expr = feature_expression(tables, as_of, users)
     features = _spark_frame(expr)

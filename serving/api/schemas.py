@@ -3,13 +3,13 @@
 Field names are the project's own column and feature names, generated from
 their single definitions (the data contract, the feature catalogue, the scores
 table and the list modules), so the API cannot drift from them. Policies and
-filters are the library's own models (:class:`serving.lists.ListFilter`,
-:class:`serving.targeting.CouponPolicy`, :class:`serving.lists.ActivationPolicy`).
+filters are the library's own models (:class:`serving.crm.lists.ListFilter`,
+:class:`serving.crm.targeting.CouponPolicy`, :class:`serving.crm.lists.ActivationPolicy`).
 
 Every request model forbids unknown fields, so a misspelt field is a 400 that
 names it rather than a silently ignored value. Size limits per request are
 part of the models (``MAX_*`` below, shown in the docs as ``maxItems``); the
-byte limit of a whole body is checked before parsing (see :mod:`serving.auth`).
+byte limit of a whole body is checked before parsing (see :mod:`serving.api.auth`).
 
 ``as_of`` is always explicit where features are computed or given; the lists
 take the latest published date unless one is asked for.
@@ -20,16 +20,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, create_model, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, create_model
 
 from features import contract as C
 from features.asof import parse_as_of
 from features.catalog import FEATURES, USER_ID, FeatureKind
 from features.errors import ConfigError
 from features.labels import ACTIVATION, CHURN
-from serving.lists import RANK, ActivationPolicy, ListFilter
-from serving.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, SEGMENTS, TOP_CATEGORY, VALUE_AT_RISK
-from serving.targeting import ACTION, EXPECTED_VALUE, CouponPolicy
+from serving.crm.lists import RANK, ActivationPolicy, ListFilter
+from serving.batch.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, SEGMENTS, TOP_CATEGORY, VALUE_AT_RISK
+from serving.crm.targeting import ACTION, EXPECTED_VALUE, CouponPolicy
 
 MAX_USER_IDS = 1000  # user ids per by-id request
 MAX_FEATURE_ROWS = 1000  # feature rows per batch request
@@ -197,7 +197,7 @@ class AtRiskRequest(_ListPage):
 
 
 class CouponListRequest(_ListPage):
-    """The retention coupon campaign under a budget (see serving.targeting)."""
+    """The retention coupon campaign under a budget (see serving.crm.targeting)."""
 
     policy: CouponPolicy
 

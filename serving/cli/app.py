@@ -1,0 +1,92 @@
+"""The ``churn`` command-line tool: every command group wired into one app, with one error handler.
+
+The commands are thin layers over the library functions, one module per group:
+:mod:`~serving.cli.data` (validate, features, simulate), :mod:`~serving.cli.train`
+(train, report, promote, rollback), :mod:`~serving.cli.score`,
+:mod:`~serving.cli.lists` (list, campaign report), :mod:`~serving.cli.serve`
+(import-model, serve) and :mod:`~serving.cli.demo`.
+
+Expected errors (:class:`features.errors.ChurnError`, and pydantic validation
+errors of the options) become one line per problem on stderr and the error's
+exit code (:func:`handled`); nothing is written when a command fails. Exit
+codes: 0 success, 1 unexpected failure, 2 bad input (options or a dataset that
+breaks the data contract), 3 a model or run that is not there, 4 a failed check.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+
+import typer
+from pydantic import ValidationError
+from typer.exceptions import TyperException
+
+from features.errors import ChurnError
+from serving.cli import data, demo, lists, score, serve, train
+from serving.cli.console import err, error
+from serving.errors import config_error, option_name
+
+app = typer.Typer(
+    name="churn",
+    help="Churn prediction and retention: simulate and validate datasets, build point-in-time features, train and promote models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+campaign_app = typer.Typer(help="Campaign readouts: what a coupon campaign bought, against its control group.", no_args_is_help=True)
+
+
+def handled(command: Callable) -> Callable:
+    """``command`` with the CLI's one error handler: a project error or an invalid option is one line per problem and its exit code."""
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ValidationError as e:
+            failure = config_error(e, option_name)
+        except ChurnError as e:
+            failure = e
+        for line in failure.lines():
+            error(line)
+        raise typer.Exit(failure.exit_code)
+
+    return run
+
+
+# In the order `churn --help` lists them.
+app.command()(handled(data.validate))
+app.command()(handled(data.features))
+app.command()(handled(train.train))
+app.command()(handled(train.report))
+app.command()(handled(train.promote))
+app.command()(handled(train.rollback))
+app.command()(handled(score.score))
+app.command("list")(handled(lists.list_))
+campaign_app.command("report")(handled(lists.campaign_report))
+app.add_typer(campaign_app, name="campaign")
+app.command()(handled(data.simulate))
+app.command()(handled(demo.demo))
+app.command("import-model")(handled(serve.import_model))
+app.command()(handled(serve.serve))
+
+
+def main() -> None:
+    """Entry point of the ``churn`` script: usage errors too are one line, with exit code 2."""
+    try:
+        code = app(standalone_mode=False)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("interrupted")
+        sys.exit(130)
+    except TyperException as e:  # Click's usage errors: unknown command or option, bad value
+        if not hasattr(e, "format_message"):
+            raise
+        path = getattr(getattr(e, "ctx", None), "command_path", "") or ""
+        command = " ".join(["churn", *path.split(" ")[1:]])  # the program name may be a path
+        if not e.format_message():  # no arguments at all: the help was shown
+            sys.exit(getattr(e, "exit_code", 2) or 2)
+        error(f"{e.format_message()} (see: {command} --help)")
+        sys.exit(getattr(e, "exit_code", 2) or 2)
+    sys.exit(code if isinstance(code, int) else 0)
