@@ -33,8 +33,9 @@ horizon of H days. Nothing after ``as_of`` is read; nothing defaults to now.
 
 Computed on the engine (Ibis): one query for the campaign's row counts, one for
 the per-group aggregates; only those few numbers are fetched. Money is in the
-platform's currency. :func:`readout_table` and :func:`readout_dict` present a
-readout for the terminal and as JSON.
+platform's currency. The intervals and the test are :mod:`serving.crm.statistics`.
+:func:`readout_table` and :func:`readout_dict` present a readout for the terminal
+and as JSON.
 """
 
 from __future__ import annotations
@@ -49,23 +50,26 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 from rich.table import Table
-from scipy import optimize, stats
 
 from features import contract as C
 from features.asof import AsOf, cutoff, parse_as_of
 from features.errors import ConfigError
 from features.purchases import purchases
 from features.window import Cut, visible
+from serving.crm.statistics import (
+    DEFAULT_CONFIDENCE,
+    Interval,
+    retention_difference_interval,
+    score_test_p_value,
+    welch_interval,
+)
 
 DEFAULT_HORIZON_DAYS = 30
-DEFAULT_CONFIDENCE = 0.95
 SMALL_GROUP = 50  # a group smaller than this gets a note: its intervals are wide and rough
 MAX_KNOWN_SHOWN = 5
 
 CAMPAIGN_ID, GROUP, ISSUED_AT, VALUE = C.Coupons.CAMPAIGN_ID, C.Coupons.GROUP, C.Coupons.ISSUED_AT, C.Coupons.VALUE
 COUPON_ID, USER_ID, REDEEMED_AT = C.Coupons.COUPON_ID, C.Coupons.USER_ID, C.Coupons.REDEEMED_AT
-
-Interval = tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -330,82 +334,6 @@ def _unknown_campaign(coupons: ir.Table, campaign_id: str) -> str:
     more = f" and {len(ids) - len(shown)} more" if len(ids) > len(shown) else ""
     order = "closest first, then most recent" if close else "most recent first"
     return f"unknown campaign {campaign_id!r}; known campaigns ({order}): {', '.join(map(repr, shown))}{more}"
-
-
-# --- statistics -------------------------------------------------------------
-
-
-def _restricted_mle(x1: int, n1: int, x2: int, n2: int, delta: float) -> tuple[float, float]:
-    """Maximum-likelihood (p1, p2) under p1 - p2 = delta (Miettinen & Nurminen 1985; closed form
-    of Farrington & Manning 1990)."""
-    p1, p2 = x1 / n1, x2 / n2
-    theta = n2 / n1
-    a = 1.0 + theta
-    b = -(1.0 + theta + p1 + theta * p2 + delta * (theta + 2.0))
-    c = delta * delta + delta * (2.0 * p1 + theta + 1.0) + p1 + theta * p2
-    d = -p1 * delta * (1.0 + delta)
-    v = b**3 / (27.0 * a**3) - b * c / (6.0 * a * a) + d / (2.0 * a)
-    u = math.copysign(math.sqrt(max(b * b / (9.0 * a * a) - c / (3.0 * a), 0.0)), v)
-    ratio = 0.0 if u == 0 else max(-1.0, min(1.0, v / u**3))
-    w = (math.pi + math.acos(ratio)) / 3.0
-    q1 = min(1.0, max(0.0, 2.0 * u * math.cos(w) - b / (3.0 * a)))
-    q2 = min(1.0, max(0.0, q1 - delta))
-    return q1, q2
-
-
-def _score(x1: int, n1: int, x2: int, n2: int, delta: float) -> float:
-    """The Miettinen-Nurminen score statistic for H0: p1 - p2 = delta (decreasing in delta)."""
-    gap = x1 / n1 - x2 / n2 - delta
-    q1, q2 = _restricted_mle(x1, n1, x2, n2, delta)
-    n = n1 + n2
-    var = (q1 * (1 - q1) / n1 + q2 * (1 - q2) / n2) * n / (n - 1)
-    if var <= 0:
-        return 0.0 if abs(gap) < 1e-12 else math.copysign(math.inf, gap)
-    return gap / math.sqrt(var)
-
-
-def retention_difference_interval(x1: int, n1: int, x2: int, n2: int, confidence: float = DEFAULT_CONFIDENCE) -> Interval:
-    """Miettinen-Nurminen score interval for p1 - p2, from x1 of n1 and x2 of n2 successes.
-
-    The set of differences the score test does not reject at 1 - confidence;
-    within [-1, 1], good coverage also for small groups and rates near 0 or 1.
-    """
-    if min(n1, n2) < 1 or not (0 <= x1 <= n1 and 0 <= x2 <= n2):
-        raise ValueError(f"need 0 <= x <= n and n >= 1, got {x1}/{n1} and {x2}/{n2}")
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    diff = x1 / n1 - x2 / n2
-    edge = 1.0 - 1e-12
-
-    def bound(limit: float) -> float:
-        # The score falls as delta rises: the lower bound is where it equals +z, the upper where -z.
-        def f(delta: float) -> float:
-            return -limit * _score(x1, n1, x2, n2, delta) - z
-
-        near = limit * edge
-        if f(near) <= 0:  # the data sit at the edge: the bound is the edge itself
-            return limit
-        return float(optimize.brentq(f, min(near, diff), max(near, diff), xtol=1e-10))
-
-    return bound(-1.0), bound(1.0)
-
-
-def score_test_p_value(x1: int, n1: int, x2: int, n2: int) -> float:
-    """Two-sided p-value of the score test of p1 = p2 (the test the interval inverts)."""
-    return float(2 * stats.norm.sf(abs(_score(x1, n1, x2, n2, 0.0))))
-
-
-def welch_interval(
-    mean1: float, var1: float, n1: int, mean2: float, var2: float, n2: int, confidence: float = DEFAULT_CONFIDENCE
-) -> Interval:
-    """Welch's interval for mean1 - mean2 from sample means and sample variances (n >= 2 each)."""
-    diff = mean1 - mean2
-    a, b = var1 / n1, var2 / n2
-    se = math.sqrt(a + b)
-    if se == 0:
-        return diff, diff
-    df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1))
-    half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
-    return diff - half, diff + half
 
 
 # --- presentation -------------------------------------------------------------
