@@ -12,7 +12,9 @@ with :meth:`ChurnClassifier.load`. The population-wide step
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -47,10 +49,7 @@ def spark_score_rows(tables: Mapping[str, ir.Table], as_of: AsOf, users: ir.Tabl
     :func:`serving.batch.scoring.finish_scores`.
     """
     expr = feature_expression(tables, as_of, users)
-    features = _spark_frame(expr)
     schema = expr.schema()  # ibis types of the feature columns, to convert each batch as to_pandas does
-    model_files = _model_files(model)
-    shipped = features.sparkSession.sparkContext.broadcast(model_files)
 
     def score_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         from ibis.backends.pyspark.converter import PySparkPandasData
@@ -62,25 +61,37 @@ def spark_score_rows(tables: Mapping[str, ir.Table], as_of: AsOf, users: ir.Tabl
             frame = to_frame(PySparkPandasData.convert_table(batch, schema))
             yield score_rows(frame, scorer)
 
-    try:
-        scored = features.mapInPandas(score_partition, _row_schema(features.schema[USER_ID].dataType))
-        collected = scored.toArrow()
-    finally:
-        shipped.unpersist()
+    with _spark_frame(expr) as features:
+        shipped = features.sparkSession.sparkContext.broadcast(_model_files(model))
+        try:
+            scored = features.mapInPandas(score_partition, _row_schema(features.schema[USER_ID].dataType))
+            collected = scored.toArrow()
+        finally:
+            shipped.unpersist()
     # Built column by column from arrays as score_rows builds its frame, so the dtypes
     # (int64 or str ids, float64, pandas str with NaN for missing text) are the same.
     return pd.DataFrame({name: collected.column(name).to_numpy(zero_copy_only=False) for name in ROW_COLUMNS})
 
 
-def _spark_frame(expr: ir.Table) -> SparkFrame:
-    """The PySpark DataFrame of an Ibis expression on the PySpark backend (unexecuted)."""
+@contextlib.contextmanager
+def _spark_frame(expr: ir.Table) -> Iterator[SparkFrame]:
+    """The PySpark DataFrame of an Ibis expression on the PySpark backend (unexecuted), for the ``with`` block.
+
+    Public calls only: the expression becomes a temporary view (Ibis's ``create_view`` registers the
+    in-memory tables it reads, such as a population given as a memtable, with the session), read
+    back with ``raw_sql``, and dropped afterwards through PySpark's catalog (Ibis 12's ``drop_view``
+    writes a nameless ``DROP VIEW`` with sqlglot 30.18 and later: ibis-project/ibis#12108).
+    """
     backend = expr.get_backend()
     if backend.name != "pyspark":
         raise ConfigError(f"Spark scoring needs tables on the pyspark backend; these are on {backend.name}")
-    # What the backend's own execute does before compiling: registers in-memory tables
-    # (a population given as a memtable) and UDFs with the session.
-    backend._run_pre_execute_hooks(expr)
-    return backend.raw_sql(backend.compile(expr))
+    view = f"churn_features_{uuid.uuid4().hex}"
+    backend.create_view(view, expr)
+    frame = backend.raw_sql(f"SELECT * FROM `{view}`")
+    try:
+        yield frame
+    finally:
+        frame.sparkSession.catalog.dropTempView(view)
 
 
 def _model_files(model: ChurnClassifier) -> dict[str, str]:
