@@ -7,6 +7,14 @@ The fitted model is plain data: the booster in LightGBM's text format, the
 feature list, the training categories and the isotonic calibration's
 breakpoints. :meth:`save` / :meth:`load` write and read them as text and
 JSON; no pickle.
+
+It keeps scikit-learn's estimator contract (``check_estimator`` passes, see
+tests/training/test_estimator_checks.py): a DataFrame is read by column name
+(categories as categories; ``user_id``, ``as_of`` and ``label`` ignored), any
+other 2-D array as numbers in columns ``x0, x1, ...``. Missing values (NaN)
+are allowed, as LightGBM handles them; infinite values, empty data, a target
+of more or fewer than two classes are errors; every method but ``fit`` needs
+a fitted model (``NotFittedError``). ``__sklearn_tags__`` declares this.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from features.catalog import AS_OF, LABEL, USER_ID
 from features.errors import ChurnError
@@ -31,8 +40,8 @@ NOT_FEATURES = (USER_ID, AS_OF, LABEL)
 HELD_BACK_SHARE = 0.2  # when there is a single snapshot: the last rows, in order
 
 
-class ModelInputError(ChurnError):
-    """A frame given to a fitted model lacks columns or has wrong types."""
+class ModelInputError(ChurnError, ValueError):
+    """A frame given to a fitted model lacks columns, has wrong types or infinite values."""
 
     exit_code = 2
     http_status = 400
@@ -86,23 +95,36 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
             "verbose": -1,
         }
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray | pd.Series, groups: np.ndarray | pd.Series | None = None) -> ChurnClassifier:
-        """Fit on feature frame ``X`` (id, as_of and label columns are ignored) and labels ``y``.
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # LightGBM treats NaN as missing; infinite values are refused
+        tags.input_tags.categorical = True  # pandas category columns of a DataFrame
+        tags.classifier_tags.multi_class = False  # churn, activation: one event happens or not
+        return tags
+
+    def fit(self, X: pd.DataFrame | np.ndarray, y: np.ndarray | pd.Series, groups: np.ndarray | pd.Series | None = None) -> ChurnClassifier:
+        """Fit on feature frame ``X`` (id, as_of and label columns are ignored) and labels ``y`` (two classes).
 
         groups: the snapshot date of each row; the latest one is held back for
         early stopping and calibration. Without it, the last 20 % of rows are.
         """
-        y = np.asarray(y, dtype=int)
-        self.features_ = [c for c in X.columns if c not in NOT_FEATURES]
+        frame = self._frame(X, fitting=True)
+        y = self._binary_target(y, len(frame))
+        self.features_ = [c for c in frame.columns if c not in NOT_FEATURES]
+        if not self.features_:
+            raise ValueError(f"0 feature(s) (shape={frame.shape}) while a minimum of 1 is required: X holds only {', '.join(frame.columns)}")
         self.categories_ = {
-            c: [str(v) for v in X[c].cat.categories] for c in self.features_ if isinstance(X[c].dtype, pd.CategoricalDtype)
+            c: [str(v) for v in frame[c].cat.categories] for c in self.features_ if isinstance(frame[c].dtype, pd.CategoricalDtype)
         }
+        self.n_features_in_ = len(self.features_)
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(self.features_, dtype=object)
         if groups is not None and len(np.unique(np.asarray(groups))) >= 2:
             g = np.asarray(groups)
             held = g == np.max(g)
         else:
-            held = np.arange(len(X)) >= int(len(X) * (1 - HELD_BACK_SHARE))
-        matrix = self.matrix(X)
+            held = np.arange(len(frame)) >= int(len(frame) * (1 - HELD_BACK_SHARE))
+        matrix = self.matrix(frame)
         train = lgb.Dataset(matrix[~held], y[~held], categorical_feature=list(self.categories_) or "auto", free_raw_data=False)
         valid = lgb.Dataset(matrix[held], y[held], reference=train)
         self.booster_ = lgb.train(
@@ -116,16 +138,60 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         raw = self.booster_.predict(matrix[held], num_iteration=self.best_iteration_)
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y[held])
         self.calibration_ = (iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist())
-        self.classes_ = np.array([0, 1])
         # What the training rows looked like, for the nightly job's population stability checks.
         # The held-back rows are the latest snapshot: the population as it was just before "today".
-        latest = X[held]
+        latest = frame[held]
         self.reference_ = drift.profile(self.matrix(latest), list(self.categories_), self.predict_proba(latest)[:, 1])
         return self
 
-    def matrix(self, X: pd.DataFrame) -> pd.DataFrame:
-        """``X`` as the model's input: its features in order, categories with the training levels."""
-        missing = [c for c in getattr(self, "features_", []) if c not in X.columns]
+    def _binary_target(self, y, rows: int) -> np.ndarray:
+        """``y`` as 0/1 (1: the larger of its two classes, kept in ``classes_``); ValueError for any other target."""
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        y = column_or_1d(y, warn=True)
+        if len(y) != rows:
+            raise ValueError(f"X has {rows} rows but y has {len(y)} labels: one label per row is needed")
+        kind = type_of_target(y, input_name="y", raise_unknown=True)  # continuous, NaN or infinite targets raise here
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(f"Unknown label type: {kind}; churn labels are two classes such as 0 and 1")
+        classes = np.unique(y)
+        if len(classes) != 2:
+            raise ValueError(
+                f"Only binary classification is supported. The type of the target is {kind}: "
+                f"{len(classes)} class{'es' if len(classes) != 1 else ''} in y, two are needed"
+            )
+        self.classes_ = classes
+        return (y == classes[1]).astype(int)
+
+    def _frame(self, X, fitting: bool = False) -> pd.DataFrame:
+        """``X`` as a DataFrame: a frame as it is, any other input a 2-D numeric array in columns x0, x1, ...
+
+        Raises ValueError for an empty frame to fit on; for empty, sparse, complex, non-numeric or
+        infinite array input; and, after fitting, for an array with another number of columns than
+        the model was fitted on.
+        """
+        if isinstance(X, pd.DataFrame):
+            if fitting and len(X) == 0:
+                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+            return X
+        array = check_array(X, ensure_all_finite="allow-nan", dtype="numeric", ensure_min_samples=1, ensure_min_features=1)
+        if not fitting:
+            check_is_fitted(self, "booster_")
+            if array.shape[1] != self.n_features_in_:
+                raise ValueError(
+                    f"X has {array.shape[1]} features, but {type(self).__name__} is expecting {self.n_features_in_} features as input."
+                )
+        names = self.features_ if not fitting else [f"x{i}" for i in range(array.shape[1])]
+        return pd.DataFrame(array, columns=names)
+
+    def matrix(self, X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+        """``X`` as the model's input: its features in order, categories with the training levels, numbers as float64.
+
+        Raises ModelInputError for a missing column, a non-numeric one or an infinite value.
+        """
+        check_is_fitted(self, "features_")
+        X = self._frame(X) if not isinstance(X, pd.DataFrame) else X
+        missing = [c for c in self.features_ if c not in X.columns]
         if missing:
             raise ModelInputError(f"model input lacks column {', '.join(missing)}")
         out = {}
@@ -141,27 +207,33 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
                     out[c] = pd.to_numeric(col, errors="raise").astype("float64")
                 except (TypeError, ValueError):
                     raise ModelInputError(f"model input column {c} is not numeric") from None
+                if np.isinf(out[c].to_numpy()).any():
+                    raise ModelInputError(f"model input column {c} has an infinite value; allowed: finite numbers, or NaN for missing")
         return pd.DataFrame(out, index=X.index)
 
-    def raw_score(self, X: pd.DataFrame) -> np.ndarray:
+    def raw_score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Uncalibrated booster probabilities."""
         check_is_fitted(self, "booster_")
         return self.booster_.predict(self.matrix(X), num_iteration=self.best_iteration_)
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated probabilities, shape (n, 2): column 1 is P(label = 1)."""
+    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """Calibrated probabilities, shape (n, 2): column 1 is P(label = ``classes_[1]``), 1 = churned or activated."""
+        check_is_fitted(self, "booster_")
         xs, ys = self.calibration_
         p = np.interp(self.raw_score(X), xs, ys)
         return np.column_stack([1.0 - p, p])
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+    def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        """The more likely class of each row (``classes_[1]`` from a probability of 0.5)."""
+        positive = self.predict_proba(X)[:, 1] >= 0.5
+        return self.classes_[positive.astype(int)]
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-row feature contributions in log-odds (LightGBM ``pred_contrib``) and the ``baseline`` column."""
         check_is_fitted(self, "booster_")
-        values = self.booster_.predict(self.matrix(X), num_iteration=self.best_iteration_, pred_contrib=True)
-        return pd.DataFrame(values, columns=[*self.features_, "baseline"], index=X.index)
+        matrix = self.matrix(X)
+        values = self.booster_.predict(matrix, num_iteration=self.best_iteration_, pred_contrib=True)
+        return pd.DataFrame(values, columns=[*self.features_, "baseline"], index=matrix.index)
 
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, largest first."""
@@ -182,6 +254,7 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
             "calibration": {"x": self.calibration_[0], "y": self.calibration_[1]},
             "best_iteration": self.best_iteration_,
             "reference": getattr(self, "reference_", None),
+            "classes": self.classes_.tolist(),
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=1))
         return directory
@@ -198,5 +271,6 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         model.booster_ = lgb.Booster(model_str=(directory / BOOSTER_FILE).read_text())
         model.best_iteration_ = int(model.booster_.current_iteration())
         model.reference_ = meta.get("reference")  # None for models saved before profiles were recorded
-        model.classes_ = np.array([0, 1])
+        model.classes_ = np.array(meta.get("classes", [0, 1]))  # 0/1 for models saved before classes were recorded
+        model.n_features_in_ = len(model.features_)
         return model
