@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 SERVICE_AS_OF = "2025-08-31"
+SMALL_MODEL_AS_OF = "2025-08-31"
 SERVICE_TOKEN = "crm-team:s3cret-token-for-tests-0001"
 
 
@@ -115,3 +116,36 @@ def service_workspace(tmp_path_factory) -> ServiceWorkspace:
     if not Path(bentoml.models.get(bundle.tag).path).is_relative_to(bentoml_home):
         raise RuntimeError("bentoml read BENTOML_HOME before the service workspace set it")
     return ServiceWorkspace(**{**ws.__dict__, "bundle_tag": bundle.tag})
+
+
+@dataclass(frozen=True)
+class SmallModel:
+    """A small churn model and the population it scores, shared by the scoring, Spark-scoring and reasons tests.
+
+    2,500 simulated users over 243 days (seed 13); the classifier fitted on three
+    monthly snapshots ending 2025-07-31 (150 rounds at most); ``features``: the
+    churn population's feature frame at ``as_of`` (2025-08-31) on DuckDB.
+    """
+
+    data: Path
+    model: object  # training.estimator.ChurnClassifier
+    features: object  # pandas.DataFrame
+    as_of: str = SMALL_MODEL_AS_OF
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory) -> SmallModel:
+    from features.build import compute_features
+    from features.labels import churn_population, training_set
+    from features.simulator.config import SimulationConfig
+    from features.simulator.run import simulate
+    from features.validation import load_dataset
+    from training.estimator import ChurnClassifier
+
+    data = simulate(SimulationConfig(users=2500, days=243, seed=13), tmp_path_factory.mktemp("small-model") / "data").out
+    dataset = load_dataset(data)
+    tables = {name: dataset.table(name) for name in dataset.tables}
+    train = training_set(tables, "2025-07-31", snapshots=3, every_days=30)
+    model = ChurnClassifier(max_rounds=150).fit(train, train["label"], groups=train["as_of"])
+    features = compute_features(tables, SMALL_MODEL_AS_OF, users=churn_population(tables, SMALL_MODEL_AS_OF))
+    return SmallModel(data=data, model=model, features=features)

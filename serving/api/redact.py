@@ -40,12 +40,13 @@ class RedactUserData(logging.Filter):
 def bentoml_request_loggers() -> tuple[str, ...]:
     """The loggers through which BentoML logs a failed request's exception (with its message).
 
-    BentoML offers no public hook to filter what it logs about a request, so the filter is
-    attached to the loggers of the modules that log them: names inside BentoML's private
-    packages (``bentoml._internal``, ``_bentoml_sdk``), which may change in any release.
-    Kept here alone; tests/serving/api/test_redact.py fails when one of these modules is gone.
+    BentoML offers no public hook to filter what it logs about a request (its logging guide
+    documents the access log only), so the filter goes on the loggers of the modules that log
+    them, named inside BentoML's private packages (``bentoml._internal``, ``_bentoml_impl``):
+    they may change in any release. Kept here alone; tests/serving/api/test_redact.py fails
+    when a module that handles requests logs through another logger.
     """
-    return ("bentoml._internal.server.http_app", "bentoml.serve", "_bentoml_sdk.service.factory")
+    return ("bentoml._internal.server.http_app", "bentoml.serve")
 
 
 def install_redaction() -> None:

@@ -103,7 +103,7 @@ def test_a_job_killed_before_commit_leaves_the_previous_scores(store_url, tmp_pa
     previous = _scores(1000)
     store.publish(previous)
     ready = tmp_path / "ready"
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     code = WRITER.format(root=root, here=os.path.dirname(os.path.abspath(__file__)), ready=str(ready), url=store_url)
     job = subprocess.Popen([sys.executable, "-c", code], cwd=root)
     try:

@@ -7,27 +7,17 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from features.build import compute_features
-from features.labels import churn_population, training_set
-from features.simulator.config import SimulationConfig
-from features.simulator.run import simulate
-from features.validation import load_dataset
 from serving.batch.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, SCORE_COLUMNS, VALUE_AT_RISK, score_frame
-from training.estimator import ChurnClassifier
 
 AS_OF = "2025-08-31"
 RUN = dt.datetime(2025, 9, 1, 2, 0)
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    out = simulate(SimulationConfig(users=2500, days=243, seed=13), tmp_path_factory.mktemp("score") / "data").out
-    ds = load_dataset(out)
-    tables = {n: ds.table(n) for n in ds.tables}
-    train = training_set(tables, "2025-07-31", snapshots=3, every_days=30)
-    model = ChurnClassifier(max_rounds=150).fit(train, train["label"], groups=train["as_of"])
-    features = compute_features(tables, AS_OF, users=churn_population(tables, AS_OF))
-    return model, features
+def fitted(small_model):
+    """The session's small model (tests/conftest.py) and the churn population's features at AS_OF."""
+    assert small_model.as_of == AS_OF
+    return small_model.model, small_model.features
 
 
 def test_scores_table(fitted):

@@ -8,20 +8,18 @@ import sys
 import pandas as pd
 import pytest
 
-from features.build import compute_features, memtables
+from features.build import memtables
 from features.catalog import USER_ID
 from features.contract import ORDERS, USERS, Orders, Users
 from features.errors import ConfigError
-from features.labels import churn_population, training_set
-from features.simulator.config import SimulationConfig
-from features.simulator.run import simulate
+from features.labels import churn_population
 from features.validation import load_dataset
 from serving.batch.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, ROW_COLUMNS, SEGMENTS, TOP_CATEGORY, VALUE_AT_RISK
 from serving.batch.scoring import finish_scores, score_frame, score_rows
 from training.estimator import ChurnClassifier
 
-AS_OF = "2025-08-28"
-RUN = dt.datetime(2025, 8, 29, 2, 0)
+AS_OF = "2025-08-31"  # the date of the session's small model (tests/conftest.py)
+RUN = dt.datetime(2025, 9, 1, 2, 0)
 STAMP = {"as_of": AS_OF, "model_name": "churn", "model_version": "7", "scored_at": RUN}
 
 
@@ -43,23 +41,19 @@ def test_tables_on_another_engine_are_refused():
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory):
+def scored(small_model):
     from features.spark import local_session, spark_tables
     from serving.batch.spark_scoring import spark_score_rows
 
-    out = simulate(SimulationConfig(users=1500, days=240, seed=7), tmp_path_factory.mktemp("spark_score") / "data").out
-    dataset = load_dataset(out)
-    duck = {name: dataset.table(name) for name in dataset.tables}
-    train = training_set(duck, "2025-07-29", snapshots=2, every_days=30)
-    model = ChurnClassifier(max_rounds=100).fit(train, train["label"], groups=train["as_of"])
-    features = compute_features(duck, AS_OF, users=churn_population(duck, AS_OF))
+    assert small_model.as_of == AS_OF
+    model, features = small_model.model, small_model.features
     expected_rows = score_rows(features, model)
     with pytest.MonkeyPatch.context() as env:
         # Executors run the scoring in Python: the interpreter running the tests, not the first python3 on PATH.
         env.setenv("PYSPARK_PYTHON", sys.executable)
         session = local_session()
         try:
-            spark = spark_tables(dataset, session)
+            spark = spark_tables(load_dataset(small_model.data), session)
             got_rows = spark_score_rows(spark, AS_OF, churn_population(spark, AS_OF), model)
         finally:
             session.stop()

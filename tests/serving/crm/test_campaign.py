@@ -49,15 +49,8 @@ from features.errors import ConfigError
 from features.simulator.config import SimulationConfig
 from features.simulator.run import EFFECT, P_CHURN, TRUTH_CHURN, TRUTH_COUPON_EFFECT, TRUTH_DIR, simulate
 from features.validation import load_dataset
-from serving.crm.campaign import (
-    CampaignReadout,
-    campaign_readout,
-    readout_dict,
-    readout_table,
-    retention_difference_interval,
-    score_test_p_value,
-    welch_interval,
-)
+from serving.crm.campaign import CampaignReadout, campaign_readout, readout_dict, readout_table
+from serving.crm.statistics import retention_difference_interval, score_test_p_value, welch_interval
 
 D = dt.datetime
 US = dt.timedelta(microseconds=1)

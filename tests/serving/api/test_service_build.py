@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_build_carries_the_imported_model_bundle(service_workspace, tmp_path):

@@ -15,14 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.build import compute_features
 from features.catalog import BY_NAME, FEATURE_NAMES
-from features.labels import churn_population, training_set
-from features.simulator.config import SimulationConfig
-from features.simulator.run import simulate
-from features.validation import load_dataset
 from serving.batch.reasons import TEMPLATES, reasons, template
-from training.estimator import ChurnClassifier
 
 # ---- straightforward reference: the original per-row loop, used only to check equivalence ----
 # It walks each row's contributions sorted with pandas, as the first implementation did; the wording
@@ -84,14 +78,9 @@ def assert_same(contributions: pd.DataFrame, features: pd.DataFrame, tops: tuple
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory):
-    out = simulate(SimulationConfig(users=2500, days=243, seed=13), tmp_path_factory.mktemp("reasons") / "data").out
-    ds = load_dataset(out)
-    tables = {n: ds.table(n) for n in ds.tables}
-    train = training_set(tables, "2025-07-31", snapshots=3, every_days=30)
-    model = ChurnClassifier(max_rounds=150).fit(train, train["label"], groups=train["as_of"])
-    features = compute_features(tables, "2025-08-31", users=churn_population(tables, "2025-08-31"))
-    return model.contributions(features), features
+def scored(small_model):
+    """Contributions and features of the session's small model (tests/conftest.py) at 2025-08-31."""
+    return small_model.model.contributions(small_model.features), small_model.features
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 pytestmark = pytest.mark.slow
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 START_SECONDS = 180  # a cold start imports pandas, LightGBM, DuckDB, Ibis and BentoML twice (server and worker)
 MAX_BODY = 256 * 1024
 
