@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> None:
     from features.validation import load_dataset
     from training import baselines
     from training.estimator import ChurnClassifier
-    from training.metrics import binary_metrics
     from training.evaluate import truth_metrics
+    from training.metrics import binary_metrics
 
     console = Console(width=max(Console().width, 110))
     data = args.cache / f"training-users{args.users}-days365-seed0"

@@ -27,8 +27,8 @@ from features.asof import parse_as_of
 from features.catalog import FEATURES, USER_ID, FeatureKind
 from features.errors import ConfigError
 from features.labels import ACTIVATION, CHURN
-from serving.crm.lists import RANK, ActivationPolicy, ListFilter
 from serving.batch.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, SEGMENTS, TOP_CATEGORY, VALUE_AT_RISK
+from serving.crm.lists import RANK, ActivationPolicy, ListFilter
 from serving.crm.targeting import ACTION, EXPECTED_VALUE, CouponPolicy
 
 MAX_USER_IDS = 1000  # user ids per by-id request

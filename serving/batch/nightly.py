@@ -7,7 +7,7 @@ of every model passes does it publish anything: the feature snapshots (for the
 API), then each model's scores in one transaction (see :mod:`serving.batch.store`),
 then the optional Parquet export. A failed check publishes nothing.
 
-Checks (stored with the run, in the store's runs table):
+Checks (:mod:`serving.batch.checks`; stored with the run, in the store's runs table):
 * the dataset follows the data contract (exit 2, before anything else);
 * row count: the scored users did not drop by more than ``max_drop`` (default
   20 %) against the previous published run of the same model (exit 4);
@@ -36,11 +36,11 @@ from features.labels import ACTIVATION, CHURN, activation_population, churn_popu
 from features.validation import load_dataset
 from serving.batch.bands import BandCutoffs
 from serving.batch.checks import ALLOWED, FAIL, WARN, drift_check, row_count_check
-from serving.models import LoadedModel, load_registered
 from serving.batch.scoring import BAND, PROBABILITY, finish_scores, score_rows
-from serving.defaults import ACTIVATION_MODEL_URI, CHURN_MODEL_URI, DEFAULT_FEATURES_DIR, DEFAULT_STORE
 from serving.batch.snapshots import FeatureSnapshots
 from serving.batch.store import ScoreStore
+from serving.defaults import ACTIVATION_MODEL_URI, CHURN_MODEL_URI, DEFAULT_FEATURES_DIR, DEFAULT_STORE
+from serving.models import LoadedModel, load_registered
 from training.registry import RegistryError
 
 DEFAULT_MODELS = {CHURN: CHURN_MODEL_URI, ACTIVATION: ACTIVATION_MODEL_URI}

@@ -345,9 +345,9 @@ def test_the_next_nights_snapshot_replaces_the_current_one(service_workspace, sn
 
     import bentoml
 
-    from serving.batch.bands import BandCutoffs
     from serving.api.bundle import load_bundle
     from serving.api.scores import SnapshotScorer
+    from serving.batch.bands import BandCutoffs
     from serving.batch.snapshots import FeatureSnapshots
 
     model = load_bundle(bentoml.models.get(service_workspace.bundle_tag))["churn"]

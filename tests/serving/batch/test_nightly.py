@@ -10,13 +10,13 @@ import mlflow
 import pandas as pd
 import pytest
 
+from features.labels import training_set
 from features.simulator.config import SimulationConfig
 from features.simulator.run import simulate
 from features.validation import load_dataset
 from serving.batch.nightly import CheckFailed, NightlyConfig, run_nightly
 from serving.batch.snapshots import FeatureSnapshots
 from serving.batch.store import ScoreStore
-from features.labels import training_set
 from training import registry
 from training.estimator import ChurnClassifier
 from training.tracking import use_tracking
