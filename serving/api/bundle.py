@@ -10,7 +10,9 @@ imports it): promoting a new champion in MLflow changes nothing until the
 next import and restart.
 
 Importing the same versions again reuses the latest bundle instead of copying
-them again.
+them again. Loading a bundle reads each model with :func:`serving.models.load_model`,
+the loader the nightly job uses too; :class:`BundleRef` is the service's reference
+to it and :func:`warm_up` the prediction that proves it loads before serving.
 """
 
 from __future__ import annotations
