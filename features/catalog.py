@@ -77,6 +77,7 @@ FEATURES: tuple[Feature, ...] = (
     # purchases (an order with status paid or refunded; every order when there is no status)
     *(_f(f"orders_{w}d", "purchases", COUNT, O, f"purchases in the last {w} days") for w in WINDOWS),
     _f("orders_all", "purchases", COUNT, O, "purchases ever"),
+    _f("purchase_days_all", "purchases", COUNT, O, "days with a purchase, ever (several purchases on one day count once)"),
     _f("days_since_last_order", "purchases", NUMBER, O, "days since the last purchase"),
     _f("order_gap_mean", "purchases", NUMBER, O, "mean gap in calendar days between purchase days"),
     _f("order_gap_median", "purchases", NUMBER, O, "median gap in calendar days between purchase days"),

@@ -71,21 +71,25 @@ def purchase_features(orders: ir.Table, cut: Cut) -> ir.Table:
 
 
 def order_gaps(orders: ir.Table, cut: Cut) -> ir.Table:
-    """Per user: mean, median and standard deviation of the gaps (calendar days) between purchase days.
+    """Per user: the number of purchase days, and the mean, median and standard deviation of the gaps
+    (calendar days) between them.
 
     Several purchases on one day count as one purchase day, so a basket split
-    into two orders does not make the typical gap zero.
+    into two orders does not make the typical gap zero (and buy-till-you-die
+    models count repeat purchase days, not orders).
     """
     p = purchases(visible(orders, AT, cut))
     days = p.select(USER_ID, _day=p[AT].date()).distinct()
     previous = days["_day"].lag().over(group_by=days[USER_ID], order_by=days["_day"])
     g = days.mutate(_gap=days["_day"].delta(previous, unit="day").cast("float64"))
     g = g.filter(g["_gap"].notnull())
-    return g.group_by(USER_ID).aggregate(
+    per_user = days.group_by(USER_ID).aggregate(purchase_days_all=days[USER_ID].count())
+    gap_stats = g.group_by(USER_ID).aggregate(
         order_gap_mean=g["_gap"].mean(),
         order_gap_median=g["_gap"].median(),
         order_gap_std=g["_gap"].std(),
     )
+    return join_users(per_user, gap_stats, USER_ID)
 
 
 def category_mix(orders: ir.Table, cut: Cut) -> ir.Table:

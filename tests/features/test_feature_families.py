@@ -424,6 +424,7 @@ def test_purchase_counts_recency_gaps_and_tenure() -> None:
             "orders_30d": [3, 1, 0, 0],  # + 06-01 refunded, 06-01 paid
             "orders_90d": [4, 1, 0, 0],  # + 04-02
             "orders_all": [6, 1, 0, 0],  # + 04-01, 01-11
+            "purchase_days_all": [5, 1, 0, 0],  # user 1: 01-11, 04-01, 04-02, 06-01 (twice), 06-24
             "days_since_last_order": [7.0, ONE_SECOND, NAN, NAN],  # 06-24 -> 07-01; 23:59:59 -> 07-01
             # user 1 purchase days 01-11, 04-01, 04-02, 06-01, 06-24 -> gaps 81, 1, 60, 23
             "order_gap_mean": [165 / 4, NAN, NAN, NAN],
@@ -436,7 +437,7 @@ def test_purchase_counts_recency_gaps_and_tenure() -> None:
             "days_since_first_order": [172.0, ONE_SECOND, NAN, NAN],  # 01-11 -> 07-01 = 182 - 10
             "cancelled_orders_90d": [2, 0, 1, 0],  # user 1: 06-23, 06-30 12:00
         },
-        counts=["orders_7d", "orders_30d", "orders_90d", "orders_all", "cancelled_orders_90d"],
+        counts=["orders_7d", "orders_30d", "orders_90d", "orders_all", "purchase_days_all", "cancelled_orders_90d"],
     )
     assert_features(got, expected)
 
@@ -458,13 +459,14 @@ def test_order_gaps_with_an_even_spread_and_no_status_column() -> None:
         {
             USER_ID: [1],
             "orders_all": [3],
+            "purchase_days_all": [3],
             "order_gap_mean": [7.5],
             "order_gap_median": [7.5],
             "order_gap_std": [math.sqrt((2.5**2 + 2.5**2) / 1)],
             # 06-25 01:00 -> 07-01 = 5 d 23 h; / median 7.5
             "order_overdue": [(5 + 23 / 24) / 7.5],
         },
-        counts=["orders_all"],
+        counts=["orders_all", "purchase_days_all"],
     )
     assert_features(got, expected)
     for name in ("cancelled_orders_90d", "refunds_90d", "refund_rate", "categories_all", "main_category"):
