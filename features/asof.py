@@ -16,8 +16,9 @@ from __future__ import annotations
 import datetime as dt
 
 from features.contract import ORDERS, Orders
-from features.dataset import READ_ERRORS, Dataset, every_value_read, read_problem
+from features.dataset import Dataset
 from features.errors import ConfigError, DataContractError
+from features.reading import READ_ERRORS, every_value_read, read_problem
 
 AsOf = dt.date | dt.datetime | str
 

@@ -19,15 +19,12 @@ import shutil
 import tempfile
 import uuid
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import ibis
-import pyarrow as pa
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 from ibis.backends.duckdb import Backend as DuckDBBackend
@@ -45,6 +42,7 @@ from features.contract import (
     Users,
 )
 from features.errors import ConfigError, DataContractError
+from features.reading import READ_ERRORS, every_value_read, first_line, read_problem
 
 CSV = "csv"
 PARQUET = "parquet"
@@ -58,15 +56,6 @@ STRING = dt.string
 _TIMESTAMP_UTC = dt.Timestamp(timezone="UTC")
 _INTEGER_TEXT = r"^\s*[+-]?[0-9]+\s*$"
 DEFAULT_SPILL_DIRECTORY = ".tmp"  # DuckDB's temp_directory of an in-memory database
-# Optimizers that answer from a Parquet file's footer statistics instead of its values: a damaged
-# file's values then go unseen (min(ordered_at) is the footer's 2025-01-01 while the pages hold the
-# year -290308, and a filter skips the row groups whose statistics say it cannot match).
-_STATISTICS_OPTIMIZERS = ("statistics_propagation", "filter_pushdown")
-
-# What reading a damaged source raises: DuckDB's own errors, and pyarrow's (or Python's) when a
-# value it decoded cannot become a Python value (a timestamp in the year 291963: OverflowError).
-READ_ERRORS: tuple[type[BaseException], ...] = (duckdb.Error, pa.ArrowException, OverflowError)
-
 # What a null means in a nullable column, where it means a value.
 NULL_MEANS: dict[tuple[str, str], str] = {(ORDERS, Orders.STATUS): STATUS_PAID}
 
@@ -222,33 +211,6 @@ def open_dataset(path: str | Path, con: DuckDBBackend | None = None) -> Dataset:
     with every_value_read(con):
         text_ids = _find_text_ids(raw, files)
     return Dataset(source, files, raw, formats, text_ids, con)
-
-
-@contextmanager
-def every_value_read(con: DuckDBBackend | None) -> Iterator[None]:
-    """Within the block, queries on ``con`` read every value instead of trusting file statistics.
-
-    DuckDB answers some aggregates and skips row groups from a Parquet file's
-    footer statistics; the checks of a possibly damaged file must see its
-    values. The previous optimizer settings are restored on exit.
-    """
-    if con is None:
-        yield
-        return
-    [(before,)] = con.raw_sql("SELECT current_setting('disabled_optimizers')").fetchall()
-    names = {name.strip() for name in before.split(",") if name.strip()} | set(_STATISTICS_OPTIMIZERS)
-    con.raw_sql(f"SET disabled_optimizers = '{','.join(sorted(names))}'")
-    try:
-        yield
-    finally:
-        con.raw_sql(f"SET disabled_optimizers = '{before}'")
-
-
-def read_problem(label: str, exc: BaseException) -> str:
-    """The one-line problem of source ``label`` (``orders.parquet``) that could not be read, from the error raised."""
-    if isinstance(exc, OverflowError):
-        return f"{label}: cannot be read: it holds a timestamp outside the years 1 to 9999 ({_first_line(exc)})"
-    return f"{label}: cannot be read: {_first_line(exc)}"
 
 
 def normalise_column(column: ir.Column, spec: ColumnSpec, id_type: dt.DataType = INT64) -> ir.Value:
@@ -418,7 +380,7 @@ def _read_directory(con: DuckDBBackend, directory: Path) -> tuple[dict[str, str]
         try:
             raw[name] = _read_file(con, file, fmt)
         except duckdb.Error as exc:
-            problems.append(f"{file.name}: cannot be read as {fmt}: {_first_line(exc)}")
+            problems.append(f"{file.name}: cannot be read as {fmt}: {first_line(exc)}")
             continue
         files[name], formats[name] = str(file), fmt
     if problems:
@@ -455,7 +417,7 @@ def _read_duckdb_file(con: DuckDBBackend, file: Path) -> tuple[dict[str, str], d
     try:
         con.raw_sql(f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
     except duckdb.Error as exc:
-        raise DataContractError([f"{file.name}: cannot be opened as a DuckDB database: {_first_line(exc)}"]) from exc
+        raise DataContractError([f"{file.name}: cannot be opened as a DuckDB database: {first_line(exc)}"]) from exc
     try:
         # Not con.list_tables(): ibis 12 calls fetch_arrow_table, which duckdb 2 removed.
         rows = con.raw_sql(
@@ -496,10 +458,3 @@ def _find_text_ids(raw: dict[str, ir.Table], files: dict[str, str]) -> frozenset
 def _one_row(expr: ir.Table) -> dict:
     """The single row of an aggregate, as Python values."""
     return expr.to_pyarrow().to_pylist()[0]
-
-
-def _first_line(exc: BaseException) -> str:
-    """The first line of an error's message, control characters escaped (a damaged file's bytes end up there)."""
-    lines = str(exc).strip().splitlines()
-    line = lines[0] if lines else type(exc).__name__
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)

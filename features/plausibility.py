@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import ibis.expr.types as ir
 
 from features.contract import ORDERS, ORDERS_END_QUANTILE, ColumnSpec, ContractLimits, Orders
-from features.dataset import READ_ERRORS, Dataset
+from features.dataset import Dataset
+from features.reading import READ_ERRORS
 
 
 @dataclass(frozen=True)

@@ -4,37 +4,36 @@
 of the wrong type or that do not parse, nulls, values out of range or outside
 the allowed set, implausible timestamps and amounts (the limits of
 :class:`features.contract.ContractLimits`), duplicate ids, rows of unknown
-users, ID type mismatches, and files that cannot be read. The rules of a table
-are counted in one aggregate query over that table, which reads every value of
-every contract column (never the file's statistics); examples are fetched only
-for the rules that failed. Each line names the file, the table and column, a
+users, ID type mismatches, files that cannot be read, and Parquet files whose
+statistics do not match their values. Every value of every contract column is
+read; the rules of a table are counted in one aggregate query over that table;
+examples are fetched only for the rules that failed. Each line names the file, the table and column, a
 count and up to three example values, e.g.
 ``orders.csv: orders.amount has 2 negative values (e.g. -5.0, -1.0); values must be >= 0``.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import ibis.expr.types as ir
 from ibis.backends.duckdb import Backend as DuckDBBackend
 
-from features.contract import DEFAULT_LIMITS, FILE_FORMATS, REQUIRED_TABLES, TABLES, ColumnSpec, ContractLimits, Kind
-from features.dataset import (
-    CSV,
-    READ_ERRORS,
-    Dataset,
-    every_value_read,
-    integer_text,
-    is_numeric,
-    is_text,
-    is_timestamp,
-    open_dataset,
-    read_problem,
-    whole,
+from features.contract import (
+    DEFAULT_LIMITS,
+    FILE_FORMATS,
+    ORDERS,
+    REQUIRED_TABLES,
+    TABLES,
+    ColumnSpec,
+    ContractLimits,
+    Kind,
 )
+from features.dataset import CSV, PARQUET, Dataset, integer_text, is_numeric, is_text, is_timestamp, open_dataset, whole
 from features.errors import DataContractError
 from features.plausibility import RowCheck, Window, ceiling_check, data_window, finite, number, timestamp_checks
+from features.reading import READ_ERRORS, every_value_read, check_statistics, read_problem
 
 MAX_EXAMPLES = 3
 TIMESTAMP_FORMATS = "ISO 8601 such as 2024-05-01, 2024-05-01 12:00:00 or 2024-05-01T12:00:00+08:00"
@@ -46,14 +45,21 @@ _INTEGER, _INTEGER_TEXT, _TEXT, _OTHER = "integer", "integer text", "text", "oth
 
 def find_problems(ds: Dataset, limits: ContractLimits = DEFAULT_LIMITS) -> list[str]:
     """Every way ``ds`` breaks the data contract with ``limits``, one line each; empty when it is valid."""
-    with every_value_read(ds.con):
-        problems = [_missing_table(ds, name) for name in REQUIRED_TABLES if not ds.has(name)]
+    problems = [_missing_table(ds, name) for name in REQUIRED_TABLES if not ds.has(name)]
+    first = {name: _statistics_problem(ds, name) for name in ds.tables}  # (statistics usable, problem)
+    with _reading(ds, usable=first.get(ORDERS, (True, None))[0]):
         window = data_window(ds, limits)
-        for name in ds.tables:
-            try:
+    for name in ds.tables:
+        usable, problem = first[name]
+        if problem is not None:
+            problems.append(problem)
+            if problem.startswith(f"{ds.label(name)}: cannot be read"):
+                continue
+        try:
+            with _reading(ds, usable):
                 problems += _table_problems(ds, name, window, limits)
-            except READ_ERRORS as exc:
-                problems.append(read_problem(ds.label(name), exc))
+        except READ_ERRORS as exc:
+            problems.append(read_problem(ds.label(name), exc))
     return [_one_line(problem) for problem in problems]
 
 
@@ -75,6 +81,31 @@ def load_dataset(
     ds = open_dataset(path, con)
     check_dataset(ds, limits)
     return ds
+
+
+def _statistics_problem(ds: Dataset, name: str) -> tuple[bool, str | None]:
+    """Whether the checks of table ``name`` may use its statistics, and its problem if it cannot be read or they lie.
+
+    Only Parquet files carry statistics DuckDB uses; their contract columns are
+    read in full here (damaged pages fail). A table whose statistics do not
+    hold is checked by reading values (:func:`features.reading.every_value_read`).
+    """
+    if ds.formats[name] != PARQUET:
+        return True, None
+    raw = ds.raw[name]
+    columns = [c for c in TABLES[name].column_names if c in raw.columns]
+    try:
+        usable, mismatch = check_statistics(raw, columns, ds.con)
+    except READ_ERRORS as exc:
+        return False, read_problem(ds.label(name), exc)
+    if mismatch is None:
+        return usable, None
+    return False, f"{ds.label(name)}: the file's statistics do not match its values ({mismatch}); the file is damaged"
+
+
+def _reading(ds: Dataset, usable: bool) -> AbstractContextManager:
+    """Queries that may use the statistics, or that read values."""
+    return nullcontext() if usable else every_value_read(ds.con)
 
 
 def _missing_table(ds: Dataset, name: str) -> str:
@@ -112,23 +143,24 @@ def _table_problems(ds: Dataset, name: str, window: Window, limits: ContractLimi
         for check in _reference_check(ds, name, column, normalised[column.name])
     ]
     unique = [c.name for c in spec.columns if c.unique and c.name in normalised]
+    # A Parquet table's values were all read with its statistics; other sources are read here.
+    probe = [] if ds.formats[name] == PARQUET else [c.name for c in spec.columns if c.name in raw.columns]
     try:
-        problems += _run_checks(raw, label, name, checks, {c: normalised[c] for c in unique})
+        problems += _run_checks(raw, label, name, checks, {c: normalised[c] for c in unique}, probe)
     except READ_ERRORS as exc:
         problems.append(read_problem(label, exc))
     return problems
 
 
 def _run_checks(
-    raw: ir.Table, label: str, name: str, checks: list[RowCheck], unique: dict[str, ir.Value]
+    raw: ir.Table, label: str, name: str, checks: list[RowCheck], unique: dict[str, ir.Value], probe: list[str]
 ) -> list[str]:
-    """Count every check in one aggregate query that reads every contract column; fetch examples for those that failed."""
+    """Count every check in one aggregate query, which also reads every value of ``probe``; fetch examples for those that failed."""
     metrics = {f"check_{i}": check.bad.sum() for i, check in enumerate(checks)}
     metrics |= {f"unique_{i}": value.count() - value.nunique() for i, value in enumerate(unique.values())}
-    # A damaged page fails only when its values are decoded; a hash needs every value (a null
-    # count or a min could come from the file's statistics, or be dropped as unused).
-    contract = [c for c in TABLES[name].column_names if c in raw.columns]
-    metrics |= {f"read_{i}": raw[column].hash().max() for i, column in enumerate(contract)}
+    # A damaged value fails only when it is decoded; a hash needs every value (a null count could
+    # come from statistics, and a column no check uses would not be read at all).
+    metrics |= {f"read_{i}": raw[column].hash().max() for i, column in enumerate(probe)}
     if not metrics:
         return []
     counts = raw.aggregate(**metrics).to_pyarrow().to_pylist()[0]

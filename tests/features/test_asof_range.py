@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,6 +13,14 @@ from features.contract import ORDERS, Orders, Users
 from features.dataset import open_dataset
 from features.errors import ConfigError
 from features.validation import load_dataset
+
+DOC = (Path(__file__).parents[2] / "docs" / "data-contract.md").read_text()
+
+
+def documented(line: str) -> bool:
+    """Whether ``line`` appears, exactly, in docs/data-contract.md."""
+    return line in DOC
+
 
 RANGE = "it must lie from 2024-03-01 to 2024-03-03, the days of the first and the last order in orders.parquet"
 
@@ -62,6 +71,8 @@ def test_an_as_of_outside_the_range_is_a_config_error_giving_the_range(dataset, 
 
     assert raised.value.message == message
     assert raised.value.exit_code == 2 and raised.value.http_status == 400
+    if as_of in ("2022-01-01", "2099-01-01"):
+        assert documented(message)
 
 
 def test_a_dataset_without_orders_covers_no_date(tmp_path):
@@ -72,6 +83,7 @@ def test_a_dataset_without_orders_covers_no_date(tmp_path):
         check_as_of(open_dataset(tmp_path), "2024-01-01")
 
     assert raised.value.message == f"{ORDERS}.csv has no orders: the dataset covers no date an as_of could take"
+    assert documented(raised.value.message)
 
 
 def test_a_bad_as_of_is_refused_before_the_data_is_read(dataset):

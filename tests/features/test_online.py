@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import ibis
 import pandas as pd
@@ -18,6 +19,7 @@ from features.simulator.run import simulate
 from features.validation import load_dataset
 
 AS_OF = "2025-05-31"
+DOC = (Path(__file__).parents[2] / "docs" / "data-contract.md").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +202,7 @@ def test_rows_breaking_the_contract_are_refused_naming_the_field_not_the_value(o
 
     assert raised.value.message == problem
     assert value not in raised.value.message.split(";")[0]  # error bodies never quote a request's values
+    assert problem in DOC  # docs/data-contract.md shows each of these lines
     assert raised.value.http_status == 400
 
 

@@ -23,6 +23,13 @@ END_RULE = (
     "the day by which 99.9% of the orders were placed"
 )
 
+DOC = (Path(__file__).parents[2] / "docs" / "data-contract.md").read_text()
+
+
+def documented(line: str) -> bool:
+    """Whether ``line`` appears, exactly, in docs/data-contract.md."""
+    return line in DOC
+
 
 def users() -> pd.DataFrame:
     return pd.DataFrame({Users.USER_ID: [1, 2, 3], Users.SIGNUP_AT: pd.to_datetime(["2024-01-01", "2024-01-02", "2024-01-03"])})
@@ -60,6 +67,7 @@ def test_placeholder_timestamps_outside_the_plausible_range(tmp_path):
     signups = pd.to_datetime(["1970-01-01", "2024-01-02", "1900-01-01"])
     write(tmp_path, users=users().assign(**{Users.SIGNUP_AT: signups}), orders=orders())
 
+    assert all(documented(line) for line in problems(tmp_path))
     assert problems(tmp_path) == [
         f"{USERS}.parquet: {USERS}.{Users.SIGNUP_AT} has 2 timestamps outside 1990-01-01 to 2100-01-01 "
         f"(e.g. 1900-01-01 00:00:00, 1970-01-01 00:00:00); {RANGE_RULE}"
@@ -93,6 +101,7 @@ def test_a_timestamp_after_the_data_end_in_another_table(tmp_path):
     )
     write(tmp_path, users=users(), orders=orders(), events=events)
 
+    assert all(documented(line) for line in problems(tmp_path))
     assert problems(tmp_path) == [
         f"{EVENTS}.parquet: {EVENTS}.{Events.EVENT_AT} has 2 timestamps after the data's end "
         f"(e.g. 2024-06-02 00:00:00, 2099-12-31 00:00:00); {END_RULE}"
@@ -175,6 +184,7 @@ def test_the_data_end_rule_can_be_switched_off_or_widened(tmp_path):
 def test_an_absurd_amount_and_infinity_are_refused_once_each(tmp_path):
     write(tmp_path, users=users(), orders=orders(**{Orders.AMOUNT: [1e308, float("inf"), float("-inf")]}))
 
+    assert all(documented(line) for line in problems(tmp_path))
     assert problems(tmp_path) == [
         f"{ORDERS}.parquet: {ORDERS}.{Orders.AMOUNT} has 2 values that are not numbers (e.g. -inf, inf); expected a finite number",
         f"{ORDERS}.parquet: {ORDERS}.{Orders.AMOUNT} has 1 value above 1000000000 (e.g. 1e+308); "
