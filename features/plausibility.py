@@ -13,8 +13,10 @@ values at most that limit. Each rule is a :class:`RowCheck` that
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
+import ibis
 import ibis.expr.types as ir
 
 from features.contract import ORDERS, ORDERS_END_QUANTILE, ColumnSpec, ContractLimits, Orders
@@ -69,11 +71,21 @@ def data_window(ds: Dataset, limits: ContractLimits) -> Window:
     return Window(limits.earliest, limits.latest, data_end, orders_end, limits.max_days_after_orders)
 
 
-def timestamp_checks(spec: ColumnSpec, value: ir.Value, window: Window) -> list[RowCheck]:
-    """Timestamps of ``value`` outside earliest..latest and, of the others, those after the data's end."""
+def timestamp_checks(spec: ColumnSpec, raw: ir.Value, value: ir.Value, window: Window) -> list[RowCheck]:
+    """Timestamps outside earliest..latest and, of the others, those after the data's end.
+
+    raw: the column as stored; value: normalised (naive UTC). A stored
+    timestamp is compared as it is, with the bounds in its type (the same
+    instants: the session is in UTC), which spares a conversion per row.
+    """
     text = value.cast("string")  # rendered by DuckDB: a year like -290308 has no Python datetime
     earliest, latest = moment(window.earliest), moment(window.latest)
-    outside = (value < window.earliest) | (value >= window.latest)
+    dtype = raw.type()
+    if dtype.is_timestamp():
+        compared, bound = raw, (lambda moment_: ibis.literal(moment_).cast(dtype))
+    else:
+        compared, bound = value, (lambda moment_: moment_)
+    outside = (compared < bound(window.earliest)) | (compared >= bound(window.latest))
     checks = [
         RowCheck(
             spec.name,
@@ -91,7 +103,7 @@ def timestamp_checks(spec: ColumnSpec, value: ir.Value, window: Window) -> list[
         checks.append(
             RowCheck(
                 spec.name,
-                ~outside & (value >= window.data_end),
+                ~outside & (compared >= bound(window.data_end)),
                 text,
                 "timestamp after the data's end",
                 "timestamps after the data's end",
@@ -109,7 +121,7 @@ def ceiling_check(spec: ColumnSpec, value: ir.Value, limits: ContractLimits) -> 
     bound = number(limits.ceiling(spec.ceiling))
     return RowCheck(
         spec.name,
-        finite(value) & (value > limits.ceiling(spec.ceiling)),
+        above(value, limits.ceiling(spec.ceiling)),
         value,
         f"value above {bound}",
         f"values above {bound}",
@@ -117,11 +129,22 @@ def ceiling_check(spec: ColumnSpec, value: ir.Value, limits: ContractLimits) -> 
     )
 
 
-def finite(value: ir.Value) -> ir.BooleanValue:
-    """True where ``value`` is a finite number (DuckDB orders NaN above every number, so compare only these)."""
+def above(value: ir.Value, bound: float) -> ir.BooleanValue:
+    """True where ``value`` is a finite number above ``bound``.
+
+    DuckDB orders NaN above every number, +inf included, so ``value < inf``
+    leaves out both: two comparisons instead of three tests per row.
+    """
     if value.type().is_floating():
-        return value.notnull() & ~value.isnan() & ~value.isinf()
-    return value.notnull()
+        return (value > bound) & (value < math.inf)
+    return value > bound
+
+
+def below(value: ir.Value, bound: float) -> ir.BooleanValue:
+    """True where ``value`` is a finite number below ``bound`` (NaN, ordered last, is never below)."""
+    if value.type().is_floating():
+        return (value < bound) & (value > -math.inf)
+    return value < bound
 
 
 def number(bound: float) -> str:

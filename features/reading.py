@@ -1,16 +1,18 @@
 """Reading sources that may be damaged: which errors mean "cannot be read", and values over statistics.
 
 A Parquet file carries statistics (min, max, null count) in its footer, and
-DuckDB answers some aggregates and skips row groups from them. In a damaged
-file they describe the data as it was written, not the bytes as they are now:
-``min(ordered_at)`` is the footer's 2025-01-01 while the pages decode to the
-year -290308. :func:`statistics_mismatch` compares a table's statistics with its
-values (one cheap query each); :func:`every_value_read` makes DuckDB read
-values instead of statistics, for checks that cannot rely on them.
+DuckDB answers some aggregates, folds conditions and skips row groups from
+them. In a damaged file they describe the data as it was written, not the
+bytes as they are now: ``min(ordered_at)`` is the footer's 2025-01-01 while the
+pages decode to the year -290308, and "ordered_at < 1990" is folded to false.
+:func:`every_value_read` makes DuckDB read values instead; :func:`value_probes`,
+:func:`parquet_statistics` and :func:`statistics_mismatch` tell whether a
+file's statistics lie.
 """
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -48,11 +50,18 @@ def every_value_read(con: DuckDBBackend | None) -> Iterator[None]:
 
     The previous optimizer settings are restored on exit. ``con`` None: nothing changes.
     """
+    with _statistics_optimizers(con, enabled=False):
+        yield
+
+
+@contextmanager
+def _statistics_optimizers(con: DuckDBBackend | None, enabled: bool) -> Iterator[None]:
     if con is None:
         yield
         return
     [(before,)] = con.raw_sql("SELECT current_setting('disabled_optimizers')").fetchall()
-    names = {name.strip() for name in before.split(",") if name.strip()} | set(STATISTICS_OPTIMIZERS)
+    names = {name.strip() for name in before.split(",") if name.strip()}
+    names = names - set(STATISTICS_OPTIMIZERS) if enabled else names | set(STATISTICS_OPTIMIZERS)
     con.raw_sql(f"SET disabled_optimizers = '{','.join(sorted(names))}'")
     try:
         yield
@@ -60,40 +69,77 @@ def every_value_read(con: DuckDBBackend | None) -> Iterator[None]:
         con.raw_sql(f"SET disabled_optimizers = '{before}'")
 
 
-def check_statistics(table: ir.Table, columns: list[str], con: DuckDBBackend) -> tuple[bool, str | None]:
-    """Whether DuckDB may use the statistics of ``table``, and where they disagree with its values.
+def value_probes(table: ir.Table, columns: list[str]) -> dict[str, ir.Scalar]:
+    """Aggregates that read every value of ``columns``: non-null count, and min and max of numbers and timestamps.
 
-    For each of ``columns``: the non-null count, and the min and max of numbers
-    and timestamps (the statistics DuckDB derives conditions from), as DuckDB
-    answers them from the statistics (a query per column, which reads only the
-    footer) and as it computes them from every value (one query, which raises
-    one of READ_ERRORS on a damaged page). When they agree, every value lies
-    within the statistics and what DuckDB derives from them holds: ``(True, None)``.
-    A disagreement is damage: ``(False, "ordered_at: min ... in the statistics,
-    ... in the values")``. A NaN is left out of statistics by the format, yet
-    DuckDB derives "no NaN" from them: ``(False, None)``. Timestamps are compared
-    as DuckDB renders them (no Python datetime holds a damaged one), numbers by
-    value (a writer may store the minimum 0.0 as -0.0).
+    Named ``<what>:<column>``. Run within :func:`every_value_read` (a count
+    could otherwise come from statistics and leave the column unread); compare
+    the result with :func:`statistics_mismatch`. Timestamps are rendered by
+    DuckDB as text (no Python datetime holds a damaged one).
     """
-    metrics = {}
+    probes = {}
     for column in columns:
         value = table[column]
         dtype = value.type()
-        metrics[column] = {"count": value.count()}
+        probes[f"count:{column}"] = value.count()
         if dtype.is_temporal() or dtype.is_unknown():
-            metrics[column] |= {"min": value.min().cast("string"), "max": value.max().cast("string")}
+            probes |= {f"min:{column}": value.min().cast("string"), f"max:{column}": value.max().cast("string")}
         elif dtype.is_numeric():
-            metrics[column] |= {"min": value.min(), "max": value.max()}
-    with every_value_read(con):
-        flat = {f"{what}_{i}": m for i, column in enumerate(columns) for what, m in metrics[column].items()}
-        values = table.aggregate(**flat).to_pyarrow().to_pylist()[0]
-    usable = True
-    for i, column in enumerate(columns):
-        claimed = table.aggregate(**metrics[column]).to_pyarrow().to_pylist()[0]
-        for what in claimed:
-            real = values[f"{what}_{i}"]
-            if isinstance(real, float) and real != real:  # DuckDB orders NaN last: the max of a column holding one
-                usable = False
-            elif claimed[what] != real:
-                return False, f"{column}: {what} {claimed[what]} in the statistics, {real} in the values"
-    return usable, None
+            probes |= {f"min:{column}": value.min(), f"max:{column}": value.max()}
+    return probes
+
+
+def parquet_statistics(con: DuckDBBackend, file: str, columns: list[str]) -> dict[str, object]:
+    """What the footer of Parquet ``file`` states about ``columns``, keyed as :func:`value_probes`.
+
+    Reads only the footer (``parquet_metadata``): over all row groups, the
+    min and max of numbers (as floats) and timestamps (as DuckDB renders them),
+    and the non-null count where every row group gives its null count. A
+    statistic the writer left out is absent.
+    """
+    quoted = file.replace("'", "''")
+    types = {row[0]: row[1] for row in con.raw_sql(f"DESCRIBE SELECT * FROM read_parquet('{quoted}')").fetchall()}
+    stated: dict[str, object] = {}
+    for column in columns:
+        kind = types[column].upper()
+        if any(word in kind for word in ("TIMESTAMP", "DATE")):
+            cast = f"TRY_CAST({{}} AS {types[column]})::VARCHAR"
+        elif any(word in kind for word in ("INT", "DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC")):
+            cast = "TRY_CAST({} AS DOUBLE)"
+        else:
+            cast = None
+        low, high = (f"{aggregate}({cast.format(field)})" if cast else "NULL" for aggregate, field in (("min", "stats_min"), ("max", "stats_max")))
+        row = con.raw_sql(
+            f"SELECT {low}, {high}, sum(row_group_num_rows) - sum(stats_null_count), count(*) - count(stats_null_count) "
+            f"FROM parquet_metadata('{quoted}') WHERE path_in_schema = $column",
+            parameters={"column": column},
+        ).fetchall()[0]
+        if row[0] is not None:
+            stated[f"min:{column}"] = row[0]
+        if row[1] is not None:
+            stated[f"max:{column}"] = row[1]
+        if row[3] == 0 and row[2] is not None:
+            stated[f"count:{column}"] = row[2]
+    return stated
+
+
+def statistics_mismatch(stated: dict[str, object], values: dict[str, object]) -> str | None:
+    """Where a file's ``stated`` statistics disagree with the ``values`` of its :func:`value_probes`; None when they agree.
+
+    Numbers compare as floats (a writer may store the minimum 0.0 as -0.0); a
+    NaN, which statistics leave out by the format's rules, agrees with any bound.
+    """
+    for key, claimed in stated.items():
+        real = values.get(key)
+        if isinstance(claimed, float) and isinstance(real, (int, float, decimal.Decimal)):
+            real = float(real)
+            if real != real:
+                continue
+        if claimed != real:
+            what, column = key.split(":", 1)
+            return f"{column}: {what} {_shown(claimed)} in the statistics, {_shown(real)} in the values"
+    return None
+
+
+def _shown(value: object) -> str:
+    return repr(value) if isinstance(value, float) else str(value)

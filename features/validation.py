@@ -14,7 +14,6 @@ count and up to three example values, e.g.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import ibis.expr.types as ir
@@ -32,8 +31,15 @@ from features.contract import (
 )
 from features.dataset import CSV, PARQUET, Dataset, integer_text, is_numeric, is_text, is_timestamp, open_dataset, whole
 from features.errors import DataContractError
-from features.plausibility import RowCheck, Window, ceiling_check, data_window, finite, number, timestamp_checks
-from features.reading import READ_ERRORS, every_value_read, check_statistics, read_problem
+from features.plausibility import RowCheck, Window, above, below, ceiling_check, data_window, number, timestamp_checks
+from features.reading import (
+    READ_ERRORS,
+    every_value_read,
+    parquet_statistics,
+    read_problem,
+    statistics_mismatch,
+    value_probes,
+)
 
 MAX_EXAMPLES = 3
 TIMESTAMP_FORMATS = "ISO 8601 such as 2024-05-01, 2024-05-01 12:00:00 or 2024-05-01T12:00:00+08:00"
@@ -44,22 +50,19 @@ _INTEGER, _INTEGER_TEXT, _TEXT, _OTHER = "integer", "integer text", "text", "oth
 
 
 def find_problems(ds: Dataset, limits: ContractLimits = DEFAULT_LIMITS) -> list[str]:
-    """Every way ``ds`` breaks the data contract with ``limits``, one line each; empty when it is valid."""
+    """Every way ``ds`` breaks the data contract with ``limits``, one line each; empty when it is valid.
+
+    The checks read values, never a file's statistics (which a damaged file's
+    bytes no longer match); a Parquet table whose statistics lie is reported.
+    """
     problems = [_missing_table(ds, name) for name in REQUIRED_TABLES if not ds.has(name)]
-    first = {name: _statistics_problem(ds, name) for name in ds.tables}  # (statistics usable, problem)
-    with _reading(ds, usable=first.get(ORDERS, (True, None))[0]):
+    with every_value_read(ds.con):
         window = data_window(ds, limits)
-    for name in ds.tables:
-        usable, problem = first[name]
-        if problem is not None:
-            problems.append(problem)
-            if problem.startswith(f"{ds.label(name)}: cannot be read"):
-                continue
-        try:
-            with _reading(ds, usable):
+        for name in ds.tables:
+            try:
                 problems += _table_problems(ds, name, window, limits)
-        except READ_ERRORS as exc:
-            problems.append(read_problem(ds.label(name), exc))
+            except READ_ERRORS as exc:
+                problems.append(read_problem(ds.label(name), exc))
     return [_one_line(problem) for problem in problems]
 
 
@@ -81,31 +84,6 @@ def load_dataset(
     ds = open_dataset(path, con)
     check_dataset(ds, limits)
     return ds
-
-
-def _statistics_problem(ds: Dataset, name: str) -> tuple[bool, str | None]:
-    """Whether the checks of table ``name`` may use its statistics, and its problem if it cannot be read or they lie.
-
-    Only Parquet files carry statistics DuckDB uses; their contract columns are
-    read in full here (damaged pages fail). A table whose statistics do not
-    hold is checked by reading values (:func:`features.reading.every_value_read`).
-    """
-    if ds.formats[name] != PARQUET:
-        return True, None
-    raw = ds.raw[name]
-    columns = [c for c in TABLES[name].column_names if c in raw.columns]
-    try:
-        usable, mismatch = check_statistics(raw, columns, ds.con)
-    except READ_ERRORS as exc:
-        return False, read_problem(ds.label(name), exc)
-    if mismatch is None:
-        return usable, None
-    return False, f"{ds.label(name)}: the file's statistics do not match its values ({mismatch}); the file is damaged"
-
-
-def _reading(ds: Dataset, usable: bool) -> AbstractContextManager:
-    """Queries that may use the statistics, or that read values."""
-    return nullcontext() if usable else every_value_read(ds.con)
 
 
 def _missing_table(ds: Dataset, name: str) -> str:
@@ -143,27 +121,33 @@ def _table_problems(ds: Dataset, name: str, window: Window, limits: ContractLimi
         for check in _reference_check(ds, name, column, normalised[column.name])
     ]
     unique = [c.name for c in spec.columns if c.unique and c.name in normalised]
-    # A Parquet table's values were all read with its statistics; other sources are read here.
-    probe = [] if ds.formats[name] == PARQUET else [c.name for c in spec.columns if c.name in raw.columns]
+    present = [c.name for c in spec.columns if c.name in raw.columns]
+    probes = value_probes(raw, present)
     try:
-        problems += _run_checks(raw, label, name, checks, {c: normalised[c] for c in unique}, probe)
+        found, values = _run_checks(raw, label, name, checks, {c: normalised[c] for c in unique}, probes)
+        stated = parquet_statistics(ds.con, ds.files[name], present) if ds.formats[name] == PARQUET else {}
     except READ_ERRORS as exc:
-        problems.append(read_problem(label, exc))
-    return problems
+        return [*problems, read_problem(label, exc)]
+    if stated:
+        mismatch = statistics_mismatch(stated, values)
+        if mismatch is not None:
+            problems.append(f"{label}: the file's statistics do not match its values ({mismatch}); the file is damaged")
+    return problems + found
 
 
 def _run_checks(
-    raw: ir.Table, label: str, name: str, checks: list[RowCheck], unique: dict[str, ir.Value], probe: list[str]
-) -> list[str]:
-    """Count every check in one aggregate query, which also reads every value of ``probe``; fetch examples for those that failed."""
+    raw: ir.Table, label: str, name: str, checks: list[RowCheck], unique: dict[str, ir.Value], probes: dict[str, ir.Scalar]
+) -> tuple[list[str], dict[str, object]]:
+    """Count every check in one aggregate query, which also computes ``probes``; fetch examples for those that failed.
+
+    Returns the problems and the probes' values. The probes read every value
+    of every contract column, so a damaged page fails even in a column no check uses.
+    """
     metrics = {f"check_{i}": check.bad.sum() for i, check in enumerate(checks)}
     metrics |= {f"unique_{i}": value.count() - value.nunique() for i, value in enumerate(unique.values())}
-    # A damaged value fails only when it is decoded; a hash needs every value (a null count could
-    # come from statistics, and a column no check uses would not be read at all).
-    metrics |= {f"read_{i}": raw[column].hash().max() for i, column in enumerate(probe)}
-    if not metrics:
-        return []
+    metrics |= {f"probe_{i}": probe for i, probe in enumerate(probes.values())}
     counts = raw.aggregate(**metrics).to_pyarrow().to_pylist()[0]
+    values = {key: counts[f"probe_{i}"] for i, key in enumerate(probes)}
     problems = []
     for i, check in enumerate(checks):
         count = counts[f"check_{i}"] or 0
@@ -175,7 +159,7 @@ def _run_checks(
     for i, (column, value) in enumerate(unique.items()):
         if counts[f"unique_{i}"]:
             problems.append(_duplicates(raw, label, name, column, value))
-    return problems
+    return problems, values
 
 
 def _column_checks(
@@ -185,7 +169,7 @@ def _column_checks(
     value = normalised[spec.name]
     checks = _type_checks(ds, name, spec, raw, value)
     if spec.kind is Kind.TIMESTAMP and (is_timestamp(raw.type()) or is_text(raw.type())):
-        checks += timestamp_checks(spec, value, window)  # other types are reported as of the wrong type
+        checks += timestamp_checks(spec, raw, value, window)  # other types are reported as of the wrong type
     if spec.ceiling is not None:
         checks.append(ceiling_check(spec, value, limits))
     if not spec.nullable:
@@ -289,21 +273,21 @@ def _not_whole(spec: ColumnSpec, raw: ir.Value, number: ir.Value) -> RowCheck:
 
 
 def _range_check(spec: ColumnSpec, value: ir.Value) -> RowCheck:
+    """Finite values outside the column's fixed range (a non-finite value is reported once, as not a number)."""
     low, high = spec.min_value, spec.max_value
-    in_range = finite(value)  # a non-finite value is reported once, as not a number
     if low is not None and high is not None:
-        bad = (value < low) | (value > high)
+        bad = below(value, low) | above(value, high)
         one = f"value outside {number(low)} to {number(high)}"
         rule = f"values must be between {number(low)} and {number(high)}"
     elif low is not None:
-        bad = value < low
+        bad = below(value, low)
         one = "negative value" if low == 0 else f"value below {number(low)}"
         rule = f"values must be >= {number(low)}"
     else:
-        bad = value > high
+        bad = above(value, high)
         one, rule = f"value above {number(high)}", f"values must be <= {number(high)}"
     many = one.replace("value", "values", 1)
-    return RowCheck(spec.name, in_range & bad, value, one, many, rule)
+    return RowCheck(spec.name, bad, value, one, many, rule)
 
 
 def _reference_check(ds: Dataset, name: str, spec: ColumnSpec, value: ir.Value) -> list[RowCheck]:

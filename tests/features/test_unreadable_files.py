@@ -64,8 +64,10 @@ def test_the_issue_case_4_kb_of_ff_in_the_middle_of_orders_is_refused(simulated,
     lines = refusal(path)
 
     assert lines and all(line.startswith(f"{ORDERS}.parquet: ") for line in lines)
-    # What the bytes decode to today: order times tens of thousands of years away, refused by the plausible range.
+    # What the bytes decode to today: order times hundreds of thousands of years away, refused by the
+    # plausible range, while the footer's statistics still say 2025 (DuckDB would have believed them).
     assert any(f"{ORDERS}.{Orders.ORDERED_AT} has" in line and "timestamps outside 1990-01-01 to 2100-01-01" in line for line in lines)
+    assert any(line.startswith(f"{ORDERS}.parquet: the file's statistics do not match its values (ordered_at: min 2025-") for line in lines)
     # The command the issue ran: one line per problem on standard error, exit code 2, no traceback.
     done = subprocess.run([str(CHURN), "validate", "--data", str(path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
