@@ -50,18 +50,11 @@ def every_value_read(con: DuckDBBackend | None) -> Iterator[None]:
 
     The previous optimizer settings are restored on exit. ``con`` None: nothing changes.
     """
-    with _statistics_optimizers(con, enabled=False):
-        yield
-
-
-@contextmanager
-def _statistics_optimizers(con: DuckDBBackend | None, enabled: bool) -> Iterator[None]:
     if con is None:
         yield
         return
     [(before,)] = con.raw_sql("SELECT current_setting('disabled_optimizers')").fetchall()
-    names = {name.strip() for name in before.split(",") if name.strip()}
-    names = names - set(STATISTICS_OPTIMIZERS) if enabled else names | set(STATISTICS_OPTIMIZERS)
+    names = {name.strip() for name in before.split(",") if name.strip()} | set(STATISTICS_OPTIMIZERS)
     con.raw_sql(f"SET disabled_optimizers = '{','.join(sorted(names))}'")
     try:
         yield

@@ -146,6 +146,8 @@ def _run_checks(
     metrics = {f"check_{i}": check.bad.sum() for i, check in enumerate(checks)}
     metrics |= {f"unique_{i}": value.count() - value.nunique() for i, value in enumerate(unique.values())}
     metrics |= {f"probe_{i}": probe for i, probe in enumerate(probes.values())}
+    if not metrics:  # no contract column at all: reported as missing columns
+        return [], {}
     counts = raw.aggregate(**metrics).to_pyarrow().to_pylist()[0]
     values = {key: counts[f"probe_{i}"] for i, key in enumerate(probes)}
     problems = []
