@@ -9,12 +9,19 @@ Time semantics (used by features, labels and the simulator's ground truth):
 timestamps are compared in UTC and naive timestamps are taken as UTC. An
 ``as_of`` *date* D means the end of that day: rows with a timestamp before
 D + 1 day (00:00 UTC) are visible, later rows are not.
+
+Plausibility: :class:`ContractLimits` holds the configurable bounds beyond the
+fixed rules (the plausible range of timestamps, the ceiling of amounts and of
+durations); ``ColumnSpec.ceiling`` says which ceiling bounds a column.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class Kind(str, Enum):
@@ -113,6 +120,63 @@ TICKET_KINDS = (TICKET_RETURN, TICKET_COMPLAINT, TICKET_INQUIRY)
 RATING_MIN = 1
 RATING_MAX = 5
 
+# The quantile of orders.ordered_at the data-relative timestamp bound starts from (see ContractLimits).
+ORDERS_END_QUANTILE = 0.999
+
+
+class Ceiling(str, Enum):
+    """Which :class:`ContractLimits` field bounds a numeric column from above."""
+
+    AMOUNT = "max_amount"
+    DURATION = "max_duration_s"
+
+
+class ContractLimits(BaseModel):
+    """The configurable plausibility limits of the data contract (defaults: docs/data-contract.md).
+
+    earliest, latest: every timestamp of every table must be ``>= earliest`` and
+        ``< latest`` (naive UTC; an aware value is converted). Defaults 1990-01-01
+        and 2100-01-01: wider than any e-commerce history, narrower than the
+        placeholders (1970-01-01, 1900-01-01, 9999-12-31) and the years a
+        corrupt file decodes to.
+    max_days_after_orders: every timestamp must also be before the end of the day
+        ``max_days_after_orders`` days after the day by which 99.9% of the orders
+        (those within earliest..latest) were placed: the data's own end. Default
+        90, a quarter: tables extracted weeks apart pass, a 2099-12-31 placeholder does not.
+        None switches this rule off.
+    max_amount: ceiling of orders.amount and coupons.value, in the platform's currency
+        (default 1e9, above any real order in any currency in use).
+    max_duration_s: ceiling of events.duration_s in seconds (default 86,400: one day).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    earliest: dt.datetime = dt.datetime(1990, 1, 1)
+    latest: dt.datetime = dt.datetime(2100, 1, 1)
+    max_days_after_orders: int | None = Field(90, ge=0, le=36_500)
+    max_amount: float = Field(1e9, gt=0, allow_inf_nan=False)
+    max_duration_s: float = Field(86_400.0, gt=0, allow_inf_nan=False)
+
+    @field_validator("earliest", "latest")
+    @classmethod
+    def _naive_utc(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+
+    @model_validator(mode="after")
+    def _window(self) -> ContractLimits:
+        if self.earliest >= self.latest:
+            raise ValueError(f"earliest ({self.earliest}) must be before latest ({self.latest})")
+        return self
+
+    def ceiling(self, which: Ceiling) -> float:
+        """The value of ceiling ``which``."""
+        return getattr(self, which.value)
+
+
+DEFAULT_LIMITS = ContractLimits()
+
 
 @dataclass(frozen=True)
 class ColumnSpec:
@@ -127,6 +191,7 @@ class ColumnSpec:
     max_value: float | None = None
     allowed: tuple[str, ...] | None = None
     references: str | None = None  # "users.user_id": every value must exist there
+    ceiling: Ceiling | None = None  # the ContractLimits field bounding finite values from above
     description: str = ""
 
 
@@ -181,7 +246,7 @@ TABLES: dict[str, TableSpec] = {
             ColumnSpec(Orders.ORDER_ID, Kind.ID, unique=True),
             ColumnSpec(Orders.USER_ID, Kind.ID, references=_USER_REF),
             ColumnSpec(Orders.ORDERED_AT, Kind.TIMESTAMP),
-            ColumnSpec(Orders.AMOUNT, Kind.NUMBER, min_value=0, description="order value in the platform's currency"),
+            ColumnSpec(Orders.AMOUNT, Kind.NUMBER, min_value=0, ceiling=Ceiling.AMOUNT, description="order value in the platform's currency"),
             ColumnSpec(Orders.CATEGORY, Kind.CATEGORY, required=False, nullable=True),
             ColumnSpec(Orders.STATUS, Kind.TEXT, required=False, nullable=True, allowed=ORDER_STATUSES, description="null means paid"),
             ColumnSpec(Orders.COUPON_ID, Kind.ID, required=False, nullable=True),
@@ -197,7 +262,15 @@ TABLES: dict[str, TableSpec] = {
             ColumnSpec(Events.EVENT_AT, Kind.TIMESTAMP),
             ColumnSpec(Events.EVENT_TYPE, Kind.TEXT, description="free text; 'login' is special"),
             ColumnSpec(Events.SESSION_ID, Kind.ID, required=False, nullable=True),
-            ColumnSpec(Events.DURATION_S, Kind.NUMBER, required=False, nullable=True, min_value=0, description="browse seconds"),
+            ColumnSpec(
+                Events.DURATION_S,
+                Kind.NUMBER,
+                required=False,
+                nullable=True,
+                min_value=0,
+                ceiling=Ceiling.DURATION,
+                description="browse seconds",
+            ),
             ColumnSpec(
                 Events.CATEGORY,
                 Kind.CATEGORY,
@@ -216,7 +289,7 @@ TABLES: dict[str, TableSpec] = {
             ColumnSpec(Coupons.COUPON_ID, Kind.ID, unique=True),
             ColumnSpec(Coupons.USER_ID, Kind.ID, references=_USER_REF),
             ColumnSpec(Coupons.ISSUED_AT, Kind.TIMESTAMP),
-            ColumnSpec(Coupons.VALUE, Kind.NUMBER, min_value=0),
+            ColumnSpec(Coupons.VALUE, Kind.NUMBER, min_value=0, ceiling=Ceiling.AMOUNT),
             ColumnSpec(Coupons.CAMPAIGN_ID, Kind.ID),
             ColumnSpec(Coupons.GROUP, Kind.TEXT, allowed=COUPON_GROUPS),
             ColumnSpec(Coupons.REDEEMED_AT, Kind.TIMESTAMP, required=False, nullable=True, description="null: not redeemed"),

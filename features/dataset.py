@@ -8,7 +8,9 @@ read with every column as text so that the contract, not DuckDB's type
 detection, decides the types. :meth:`Dataset.table` gives a table in the
 contract's shape: contract columns only, in contract order, with one type per
 kind (see :func:`normalise_column`). It does not check the data: see
-:mod:`features.validation`.
+:mod:`features.validation`. A file that cannot be read (not a Parquet, CSV or
+DuckDB file; corrupt or truncated; values that cannot be represented) is a
+``DataContractError`` naming the file, wherever the reading fails.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from features.contract import (
     Users,
 )
 from features.errors import ConfigError, DataContractError
+from features.reading import READ_ERRORS, every_value_read, first_line, read_problem
 
 CSV = "csv"
 PARQUET = "parquet"
@@ -53,7 +56,6 @@ STRING = dt.string
 _TIMESTAMP_UTC = dt.Timestamp(timezone="UTC")
 _INTEGER_TEXT = r"^\s*[+-]?[0-9]+\s*$"
 DEFAULT_SPILL_DIRECTORY = ".tmp"  # DuckDB's temp_directory of an in-memory database
-
 # What a null means in a nullable column, where it means a value.
 NULL_MEANS: dict[tuple[str, str], str] = {(ORDERS, Orders.STATUS): STATUS_PAID}
 
@@ -155,6 +157,10 @@ class Dataset:
 
     def summary(self) -> DatasetSummary:
         """Rows and time range of each table, and the number of users (one query per table)."""
+        with every_value_read(self.con):
+            return self._summary()
+
+    def _summary(self) -> DatasetSummary:
         tables = []
         users = None
         for name in self.tables:
@@ -165,7 +171,10 @@ class Dataset:
                 metrics |= {"first": t[time].min(), "last": t[time].max()}
             if name == USERS and Users.USER_ID in t.columns:
                 metrics["distinct_users"] = t[Users.USER_ID].nunique()
-            row = _one_row(t.aggregate(**metrics))
+            try:
+                row = _one_row(t.aggregate(**metrics))
+            except READ_ERRORS as exc:
+                raise DataContractError([read_problem(self.label(name), exc)]) from None
             if name == USERS:
                 users = row.get("distinct_users")
             tables.append(TableSummary(name, self.files[name], row["rows"], row.get("first"), row.get("last")))
@@ -199,7 +208,9 @@ def open_dataset(path: str | Path, con: DuckDBBackend | None = None) -> Dataset:
         files, raw, formats = _read_directory(con, source)
     else:
         files, raw, formats = _read_duckdb_file(con, source)
-    return Dataset(source, files, raw, formats, _find_text_ids(raw, files), con)
+    with every_value_read(con):
+        text_ids = _find_text_ids(raw, files)
+    return Dataset(source, files, raw, formats, text_ids, con)
 
 
 def normalise_column(column: ir.Column, spec: ColumnSpec, id_type: dt.DataType = INT64) -> ir.Value:
@@ -369,7 +380,7 @@ def _read_directory(con: DuckDBBackend, directory: Path) -> tuple[dict[str, str]
         try:
             raw[name] = _read_file(con, file, fmt)
         except duckdb.Error as exc:
-            problems.append(f"{file.name}: cannot be read as {fmt}: {_first_line(exc)}")
+            problems.append(f"{file.name}: cannot be read as {fmt}: {first_line(exc)}")
             continue
         files[name], formats[name] = str(file), fmt
     if problems:
@@ -405,6 +416,9 @@ def _read_duckdb_file(con: DuckDBBackend, file: Path) -> tuple[dict[str, str], d
     quoted = str(file).replace("'", "''")
     try:
         con.raw_sql(f"ATTACH '{quoted}' AS {alias} (READ_ONLY)")
+    except duckdb.Error as exc:
+        raise DataContractError([f"{file.name}: cannot be opened as a DuckDB database: {first_line(exc)}"]) from exc
+    try:
         # Not con.list_tables(): ibis 12 calls fetch_arrow_table, which duckdb 2 removed.
         rows = con.raw_sql(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = $db AND schema_name = 'main' "
@@ -412,11 +426,12 @@ def _read_duckdb_file(con: DuckDBBackend, file: Path) -> tuple[dict[str, str], d
             "AND NOT internal",
             parameters={"db": alias},
         ).fetchall()
-    except duckdb.Error as exc:
-        raise DataContractError([f"{file.name}: cannot be opened as a DuckDB database: {_first_line(exc)}"]) from exc
-    present = {row[0] for row in rows}
-    names = [name for name in TABLE_NAMES if name in present]
-    raw = {name: con.table(name, database=(alias, "main")) for name in names}
+        present = {row[0] for row in rows}
+        names = [name for name in TABLE_NAMES if name in present]
+        raw = {name: con.table(name, database=(alias, "main")) for name in names}
+    except READ_ERRORS as exc:
+        # A damaged database file can attach and still fail when its catalog or a table is read.
+        raise DataContractError([read_problem(file.name, exc)]) from None
     return {name: f"{file}:{name}" for name in names}, raw, {name: DUCKDB for name in names}
 
 
@@ -434,8 +449,8 @@ def _find_text_ids(raw: dict[str, ir.Table], files: dict[str, str]) -> frozenset
         metrics = {c: (table[c].notnull() & ~integer_text(table[c])).sum() for c in columns}
         try:
             counts = _one_row(table.aggregate(**metrics))
-        except duckdb.Error as exc:
-            raise DataContractError([f"{Path(files[name]).name}: cannot be read: {_first_line(exc)}"]) from exc
+        except READ_ERRORS as exc:
+            raise DataContractError([read_problem(Path(files[name]).name, exc)]) from None
         found |= {(name, c) for c in columns if counts[c]}
     return frozenset(found)
 
@@ -443,8 +458,3 @@ def _find_text_ids(raw: dict[str, ir.Table], files: dict[str, str]) -> frozenset
 def _one_row(expr: ir.Table) -> dict:
     """The single row of an aggregate, as Python values."""
     return expr.to_pyarrow().to_pylist()[0]
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

@@ -15,6 +15,10 @@ is only rewritten in ways that give the same values: each occurrence of the
 cutoff is a parameter of its own, and filtered aggregates become CASE
 expressions (see :func:`_without_aggregate_filters`); ``tests/features/test_online.py``
 checks the result equals the batch table.
+
+The request's rows get the data contract's rules first (:mod:`features.online_rules`):
+a row that a dataset's file could not hold is refused with a ``ConfigError``
+naming the table, column and rows (never a value), which the API answers with 400.
 """
 
 from __future__ import annotations
@@ -33,7 +37,9 @@ from sqlglot import exp
 from features import contract as C
 from features.asof import AsOf, cutoff
 from features.build import feature_expression, to_frame
+from features.contract import DEFAULT_LIMITS, ContractLimits
 from features.errors import ConfigError
+from features.online_rules import row_problems
 
 # A cutoff no real data has; each rendering of it in the SQL becomes a parameter of its own.
 _SENTINEL = dt.datetime(1901, 2, 3, 4, 5, 6)
@@ -47,10 +53,12 @@ class OnlineFeatures:
     """Compiled feature query for tables with the given schemas.
 
     schemas: table name -> Ibis schema of its contract form (``Dataset.table(name).schema()``);
-    ``users`` and ``orders`` are required. Thread-safe: each thread has its own connection.
+    ``users`` and ``orders`` are required. limits: the contract's plausibility limits the
+    rows are checked with. Thread-safe: each thread has its own connection.
     """
 
-    def __init__(self, schemas: Mapping[str, ibis.Schema]) -> None:
+    def __init__(self, schemas: Mapping[str, ibis.Schema], limits: ContractLimits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
         missing = [t for t in C.REQUIRED_TABLES if t not in schemas]
         if missing:
             raise ConfigError(f"online features need tables {', '.join(missing)}")
@@ -136,8 +144,13 @@ class OnlineFeatures:
         frames: contract tables as pandas frames (normalised types; absent optional
         tables are treated as empty). Rows after ``as_of`` are ignored, as in batch.
         Returns the same columns and dtypes as :func:`features.build.compute_features`.
+        Raises ``ConfigError`` listing every way the rows break the data contract
+        (:mod:`features.online_rules`), or naming a missing column or a value of the wrong type.
         """
         tables = self._tables(frames)
+        problems = row_problems(tables, self.limits)
+        if problems:
+            raise ConfigError("; ".join(problems))
         con = self._connection()
         con.execute("BEGIN TRANSACTION")
         try:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import ibis
 import pandas as pd
 import pytest
 
@@ -17,6 +19,7 @@ from features.simulator.run import simulate
 from features.validation import load_dataset
 
 AS_OF = "2025-05-31"
+DOC = (Path(__file__).parents[2] / "docs" / "data-contract.md").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +111,125 @@ def test_filtered_aggregates_rewritten_as_case_give_the_same_values():
     assert rewritten.count("FILTER") == 2  # COUNT(*) and COUNT(DISTINCT) keep theirs
     con = duckdb.connect()
     assert con.sql(rewritten).fetchall() == con.sql(sql).fetchall() == [(1, 1, 1.0, 1.0, 1.0, 1.0, 2, 1), (2, 0, None, None, None, None, 0, 0)]
+
+
+# The contract's rules on a request's rows -------------------------------------------------------
+def _request(**changes) -> dict[str, pd.DataFrame]:
+    """One user's hand-written rows in the contract types; ``changes`` replaces columns (table__column=values)."""
+    frames = {
+        C.USERS: pd.DataFrame({C.Users.USER_ID: [7], C.Users.SIGNUP_AT: pd.to_datetime(["2025-01-05"])}),
+        C.ORDERS: pd.DataFrame(
+            {
+                C.Orders.ORDER_ID: [70, 71],
+                C.Orders.USER_ID: [7, 7],
+                C.Orders.ORDERED_AT: pd.to_datetime(["2025-03-01 10:00", "2025-05-01 10:00"]),
+                C.Orders.AMOUNT: [25.0, 40.0],
+                C.Orders.STATUS: ["paid", "refunded"],
+            }
+        ),
+        C.EVENTS: pd.DataFrame(
+            {
+                C.Events.USER_ID: [7],
+                C.Events.EVENT_AT: pd.to_datetime(["2025-05-30 08:00"]),
+                C.Events.EVENT_TYPE: ["login"],
+                C.Events.DURATION_S: [30.0],
+            }
+        ),
+    }
+    for key, values in changes.items():
+        table, column = key.split("__")
+        frames[table] = frames[table].assign(**{column: values})
+    return frames
+
+
+@pytest.fixture(scope="module")
+def online(dataset):
+    schemas = {name: t.schema() for name, t in dataset.items()}
+    # The hand-written rows hold the columns above; the others are absent from them, so drop them here too.
+    columns = {name: frame.columns for name, frame in _request().items()}
+    return OnlineFeatures({name: ibis.schema({c: schemas[name][c] for c in columns[name]}) for name in columns})
+
+
+def test_valid_hand_written_rows_give_features(online):
+    features = online.compute(_request(), AS_OF)
+
+    assert features[USER_ID].tolist() == [7] and features["orders_all"].tolist() == [2]  # a refunded order is a purchase
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem", "value"),
+    [
+        ({"orders__amount": [25.0, float("inf")]}, "orders.amount has 1 value that is not a number (row 1); expected a finite number", "inf"),
+        (
+            {"orders__amount": [1e308, 40.0]},
+            "orders.amount has 1 value above 1000000000 (row 0); values must be <= 1000000000 (max_amount)",
+            "1e+308",
+        ),
+        ({"orders__amount": [-5.0, 40.0]}, "orders.amount has 1 negative value (row 0); values must be >= 0", "-5"),
+        ({"orders__amount": [float("nan"), 40.0]}, "orders.amount has 1 null value (row 0); orders.amount may not be null", "nan"),
+        (
+            {"events__event_at": pd.to_datetime(["1970-01-01"])},
+            "events.event_at has 1 timestamp outside 1990-01-01 to 2100-01-01 (row 0); "
+            "timestamps must be on or after 1990-01-01 (earliest) and before 2100-01-01 (latest)",
+            "1970",
+        ),
+        (
+            {"events__duration_s": [1e9]},
+            "events.duration_s has 1 value above 86400 (row 0); values must be <= 86400 (max_duration_s)",
+            "1000000000",
+        ),
+        (
+            {"orders__user_id": [8, 9]},
+            "orders.user_id has 2 rows whose user_id is not in the request's users (rows 0, 1); "
+            "every orders.user_id must be a user of the request's users rows",
+            "8",
+        ),
+        (
+            {"orders__order_id": [70, 70]},
+            "orders.order_id has 2 rows whose id occurs more than once (rows 0, 1); orders.order_id must be unique",
+            "70",
+        ),
+        (
+            {"orders__status": ["paid", "shipped"]},
+            "orders.status has 1 value outside the allowed set (row 1); allowed: 'paid', 'refunded', 'cancelled'",
+            "shipped",
+        ),
+    ],
+)
+def test_rows_breaking_the_contract_are_refused_naming_the_field_not_the_value(online, changes, problem, value):
+    with pytest.raises(ConfigError) as raised:
+        online.compute(_request(**changes), AS_OF)
+
+    assert raised.value.message == problem
+    assert value not in raised.value.message.split(";")[0]  # error bodies never quote a request's values
+    assert problem in DOC  # docs/data-contract.md shows each of these lines
+    assert raised.value.http_status == 400
+
+
+def test_every_problem_of_a_request_is_listed(online):
+    rows = _request(orders__amount=[float("inf"), float("-inf")], users__user_id=[6])
+
+    with pytest.raises(ConfigError) as raised:
+        online.compute(rows, AS_OF)
+
+    assert raised.value.message.split("; ") == [
+        "orders.user_id has 2 rows whose user_id is not in the request's users (rows 0, 1)",
+        "every orders.user_id must be a user of the request's users rows",
+        "orders.amount has 2 values that are not numbers (rows 0, 1)",
+        "expected a finite number",
+        "events.user_id has 1 row whose user_id is not in the request's users (row 0)",
+        "every events.user_id must be a user of the request's users rows",
+    ]
+
+
+def test_the_limits_of_the_online_rules_are_configurable(dataset):
+    from features.contract import ContractLimits
+
+    schemas = {name: dataset[name].schema() for name in C.REQUIRED_TABLES}
+    strict = OnlineFeatures(schemas, ContractLimits(max_amount=30))
+    rows = _rows(dataset, [1])
+    rows[C.ORDERS] = rows[C.ORDERS].head(1).assign(**{C.Orders.AMOUNT: 31.0})
+    rows = {name: rows[name] for name in C.REQUIRED_TABLES}
+
+    with pytest.raises(ConfigError, match=r"orders\.amount has 1 value above 30 \(row 0\); values must be <= 30 \(max_amount\)"):
+        strict.compute(rows, AS_OF)

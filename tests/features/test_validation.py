@@ -395,3 +395,13 @@ def test_summary_of_a_valid_dataset(tmp_path):
     assert summary.users == 3
     assert [t.rows for t in summary.tables] == [3, 3, 2, 2, 1, 2]
     assert (summary.first, summary.last) == (datetime(2024, 1, 1), datetime(2024, 3, 7))
+
+
+def test_a_table_without_any_contract_column(tmp_path):
+    (tmp_path / "users.csv").write_text("foo,bar\n1,2\n")
+    ds = csv_dataset(tmp_path, {ORDERS: VALID[ORDERS]})
+
+    assert find_problems(ds)[:2] == [
+        f"{USERS}.csv: required column {USERS}.{Users.USER_ID} is missing (columns found: foo, bar)",
+        f"{USERS}.csv: required column {USERS}.{Users.SIGNUP_AT} is missing (columns found: foo, bar)",
+    ]
