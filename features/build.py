@@ -281,6 +281,17 @@ def _bytes(size: str) -> float:
     return float(number) * _UNITS[unit.lower() or "b"]
 
 
+def register_memtables(backend: DuckDBBackend, expr: ir.Table) -> None:
+    """Register the in-memory tables ``expr`` reads with ``backend``, so its compiled SQL can run.
+
+    Ibis registers them only inside its own execution; there is no public call that does it
+    for SQL compiled with ``backend.compile`` (ibis-project/ibis#7632, open). This is the one
+    place that uses the private hook; tests/features/test_feature_file.py fails loudly if a
+    release removes it.
+    """
+    backend._run_pre_execute_hooks(expr)
+
+
 def _duckdb_sql(backend: DuckDBBackend, expr: ir.Table) -> str:
     """``expr`` as DuckDB SQL whose common table expressions are inlined.
 
@@ -289,7 +300,7 @@ def _duckdb_sql(backend: DuckDBBackend, expr: ir.Table) -> str:
     the features and spilled gigabytes. Inlined, each use scans only the columns
     it needs. In-memory tables are registered first, as Ibis's own execution does.
     """
-    backend._run_pre_execute_hooks(expr)
+    register_memtables(backend, expr)
     tree = sqlglot.parse_one(backend.compile(expr), read="duckdb")
     for cte in tree.find_all(sge.CTE):
         cte.set("materialized", False)

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from features.build import compute_features, feature_expression, memtables, to_frame, write_features
+from features.build import compute_features, feature_expression, memtables, register_memtables, to_frame, write_features
 from features.catalog import BY_NAME, USER_ID, FeatureKind
 from features.contract import ORDERS, USERS, Orders, Users
 from features.errors import ConfigError
@@ -100,3 +100,12 @@ def test_batch_path_equals_ibis_execution_and_restores_the_session(tables):
     assert current() == before
     expected = to_frame(feature_expression(tables, AS_OF).to_pyarrow())
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_compiled_sql_over_in_memory_tables_runs_after_registration():
+    """The one private Ibis hook (ibis#7632) still registers memtables; this fails loudly when a release drops it."""
+    backend = ibis.duckdb.connect()
+    expr = ibis.memtable(pd.DataFrame({"a": [1, 2, 3]})).aggregate(total=lambda t: t.a.sum())
+    sql = backend.compile(expr)
+    register_memtables(backend, expr)
+    assert backend.con.sql(sql).fetchall() == [(6,)]
