@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from typer.exceptions import TyperException
 
 from features.errors import ChurnError
-from serving.cli import data, demo, lists, score, serve, train
+from serving.cli import data, demo, lists, retention, score, serve, train
 from serving.cli.console import err, error
 from serving.errors import config_error, option_name
 
@@ -35,6 +35,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+report_app = typer.Typer(help="Reports for the operations team: retention by cohort and segment.", no_args_is_help=True)
 campaign_app = typer.Typer(help="Campaign readouts: what a coupon campaign bought, against its control group.", no_args_is_help=True)
 
 
@@ -67,6 +68,8 @@ app.command()(handled(score.score))
 app.command("list")(handled(lists.list_))
 campaign_app.command("report")(handled(lists.campaign_report))
 app.add_typer(campaign_app, name="campaign")
+report_app.command("retention")(handled(retention.retention_report))
+app.add_typer(report_app, name="report")
 app.command()(handled(data.simulate))
 app.command()(handled(demo.demo))
 app.command("import-model")(handled(serve.import_model))
