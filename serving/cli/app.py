@@ -3,7 +3,7 @@
 The commands are thin layers over the library functions, one module per group:
 :mod:`~serving.cli.data` (validate, features, simulate), :mod:`~serving.cli.train`
 (train, report, promote, rollback), :mod:`~serving.cli.score`,
-:mod:`~serving.cli.lists` (list, campaign report), :mod:`~serving.cli.serve`
+:mod:`~serving.cli.lists` (list, campaign report), :mod:`~serving.cli.report` (the nightly dashboard), :mod:`~serving.cli.serve`
 (import-model, serve) and :mod:`~serving.cli.demo`.
 
 Expected errors (:class:`features.errors.ChurnError`, and pydantic validation
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from typer.exceptions import TyperException
 
 from features.errors import ChurnError
-from serving.cli import data, demo, lists, score, serve, train
+from serving.cli import data, demo, lists, report, score, serve, train
 from serving.cli.console import err, error
 from serving.errors import config_error, option_name
 
@@ -35,6 +35,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+report_app = typer.Typer(help="Reports: a training run's (no subcommand) or the nightly dashboard (`churn report nightly`).")
 campaign_app = typer.Typer(help="Campaign readouts: what a coupon campaign bought, against its control group.", no_args_is_help=True)
 
 
@@ -60,7 +61,9 @@ def handled(command: Callable) -> Callable:
 app.command()(handled(data.validate))
 app.command()(handled(data.features))
 app.command()(handled(train.train))
-app.command()(handled(train.report))
+report_app.callback(invoke_without_command=True)(handled(report.training))
+report_app.command("nightly")(handled(report.nightly))
+app.add_typer(report_app, name="report")
 app.command()(handled(train.promote))
 app.command()(handled(train.rollback))
 app.command()(handled(score.score))
