@@ -27,7 +27,7 @@ main { max-width: 1400px; margin: 0 auto; padding: 18px 22px 40px; }
 .panel h3 { font-size: 13px; margin: 14px 0 4px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
 .segments { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 6px 28px; }
 .segments.two { grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); }
-.overall { max-width: 900px; }
+.overall { max-width: 720px; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
 th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: right; vertical-align: top; }
 th { font-size: 12px; color: var(--muted); font-weight: 600; }
