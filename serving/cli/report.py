@@ -10,9 +10,9 @@ import typer
 from serving.cli import train
 from serving.cli.console import out
 from serving.cli.options import StoreOption
-from serving.defaults import DEFAULT_STORE
+from serving.defaults import DEFAULT_REPORTS_DIR, DEFAULT_STORE
 
-REPORTS_DIR = Path("data/reports")
+REPORTS_DIR = DEFAULT_REPORTS_DIR
 
 
 def training(

@@ -434,7 +434,7 @@ def readout_table(readout: CampaignReadout) -> Table:
             f"{e.incremental_spend:+,.0f} {_range(e.incremental_spend_interval, '{:+,.0f}')}",
         )
         if e.cost_per_incremental_retained_user is None:
-            cost = "not given: no measured gain (the interval includes 0 or is below it)"
+            cost = "not given: no measured gain"
         else:
             cost = f"{e.cost_per_incremental_retained_user:,.0f} " + _range(e.cost_per_incremental_retained_user_interval, "{:,.0f}")
         table.add_row("cost per incremental retained user", "", "", cost)

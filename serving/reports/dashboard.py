@@ -16,9 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.asof import as_of_date, parse_as_of
 from serving.batch.bands import BandCutoffs
-from serving.defaults import DEFAULT_STORE
+from serving.defaults import DEFAULT_REPORTS_DIR, DEFAULT_STORE
 
-DEFAULT_REPORTS_DIR = Path("data/reports")
 DEFAULT_LISTS_DIR = Path("data/lists")
 
 

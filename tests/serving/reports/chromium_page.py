@@ -23,14 +23,14 @@ class Chromium:
             raise AssertionError(f"chromium failed ({done.returncode}): {done.stderr[-2000:]}")
         return done
 
-    def dump_dom(self, url: str, wait_ms: int = 0) -> str:
+    def dump_dom(self, url: str, wait_ms: int = 0, extra: tuple[str, ...] = ()) -> str:
         """The document as Chromium built it; ``wait_ms``: virtual time for the page's scripts to run first."""
-        extra = (f"--virtual-time-budget={wait_ms}",) if wait_ms else ()
-        return self._run(*extra, "--dump-dom", url).stdout
+        wait = (f"--virtual-time-budget={wait_ms}",) if wait_ms else ()
+        return self._run(*wait, *extra, "--dump-dom", url).stdout
 
-    def screenshot(self, url: str, path: Path, width: int, height: int, wait_ms: int = 0) -> Path:
-        extra = (f"--virtual-time-budget={wait_ms}",) if wait_ms else ()
-        self._run(*extra, f"--screenshot={path}", f"--window-size={width},{height}", url)
+    def screenshot(self, url: str, path: Path, width: int, height: int, wait_ms: int = 0, extra: tuple[str, ...] = ()) -> Path:
+        wait = (f"--virtual-time-budget={wait_ms}",) if wait_ms else ()
+        self._run(*wait, *extra, f"--screenshot={path}", f"--window-size={width},{height}", url)
         assert path.stat().st_size > 10_000, f"{path}: a blank screenshot"
         return path
 
