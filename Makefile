@@ -12,7 +12,7 @@ DEMO_DAYS ?= 365
 export MLFLOW_DISABLE_TELEMETRY := true
 export BENTOML_DO_NOT_TRACK := true
 
-.PHONY: install demo test test-fast bench lock clean serve bento
+.PHONY: install demo test test-fast bench lock clean serve bento dashboard
 
 install: $(STAMP)
 
@@ -40,6 +40,17 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.training
 	$(BIN)/python -m benchmarks.scoring
 	$(BIN)/python -m benchmarks.service_load
+
+# The latest nightly dashboard (data/reports/nightly-DATE.html) in Chromium; without a display,
+# a screenshot of it next to the page (the page itself needs no network and no server).
+CHROMIUM ?= chromium
+dashboard:
+	@page=$$(ls $(DATA)/reports/nightly-*.html 2>/dev/null | sort | tail -n 1); \
+	if [ -z "$$page" ]; then echo "no dashboard in $(DATA)/reports: run make demo, or churn report nightly --as-of DATE"; exit 3; fi; \
+	if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ]; then echo "opening $$page"; $(CHROMIUM) "file://$$(realpath $$page)" >/dev/null 2>&1 & \
+	else $(CHROMIUM) --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,2600 \
+		--screenshot="$$(realpath $${page%.html}.png)" "file://$$(realpath $$page)" >/dev/null 2>&1 && \
+		echo "no display: screenshot of $$page -> $${page%.html}.png"; fi
 
 # The HTTP API with the registered champions (CHURN_API_TOKENS must be set; see docs/api.md).
 serve: $(STAMP)

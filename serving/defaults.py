@@ -10,6 +10,7 @@ from pathlib import Path
 
 DEFAULT_STORE = "duckdb:///data/scores.duckdb"
 DEFAULT_FEATURES_DIR = Path("data/features")
+DEFAULT_REPORTS_DIR = Path("data/reports")  # the nightly dashboard pages
 CHURN_MODEL_URI = "models:/churn@champion"
 ACTIVATION_MODEL_URI = "models:/activation@champion"
 # The BentoML model the service serves: the champions copied from the registry (serving.api.bundle).

@@ -51,6 +51,7 @@ from serving.api import schemas as M
 from serving.api.audit import AuditLog
 from serving.api.auth import CALLER_KEY, ApiGate
 from serving.api.bundle import BundleRef, load_bundle, warm_up
+from serving.api.docs import ServicePages
 from serving.api.errors import NotFound, http_errors
 from serving.api.frames import feature_frame, online_schemas, raw_frames, response_records, unique_ids
 from serving.api.redact import install_redaction
@@ -114,6 +115,7 @@ class ChurnService:
         self.model_versions = {task: f"{m.name} v{m.version}" for task, m in self.models.items()}
         self.model_header = ", ".join(f"{m.name}={m.version}" for m in self.models.values())
         self.max_body_bytes = self.settings.max_body_bytes
+        self.reports_dir = self.settings.reports_dir
         self.cutoffs = self.settings.cutoffs()
         self.published = PublishedScores(ScoreStore(self.settings.store))
         snapshots = FeatureSnapshots(self.settings.features_dir)
@@ -273,3 +275,7 @@ class ChurnService:
 
 
 ChurnService.add_asgi_middleware(ApiGate, keeper=_current_service)
+# Inside the gate: the docs (open) and the nightly dashboard pages (behind the token), see serving.api.docs.
+ChurnService.add_asgi_middleware(
+    ServicePages, openapi=lambda: ChurnService.openapi_spec.asdict(), reports_dir=lambda: getattr(_current_service(), "reports_dir", None)
+)

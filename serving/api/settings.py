@@ -17,7 +17,7 @@ from features.errors import ConfigError
 from serving.api.audit import DEFAULT_AUDIT_LOG
 from serving.api.auth import TokenCheck, load_tokens
 from serving.batch.bands import BandCutoffs
-from serving.defaults import DEFAULT_FEATURES_DIR, DEFAULT_MODEL_TAG, DEFAULT_STORE
+from serving.defaults import DEFAULT_FEATURES_DIR, DEFAULT_MODEL_TAG, DEFAULT_REPORTS_DIR, DEFAULT_STORE
 from serving.errors import config_error
 
 ENV_PREFIX = "CHURN_API_"
@@ -40,6 +40,7 @@ class ServiceSettings(BaseSettings):
     band_high: float = Field(BandCutoffs().high, description="probability from which a user is in the high band")
     snapshot_poll_seconds: float = Field(60.0, ge=0, description="how often to look for a newer feature snapshot")
     model_tag: str = Field(DEFAULT_MODEL_TAG, description="the BentoML bundle to serve (read when the module is imported)")
+    reports_dir: Path = Field(DEFAULT_REPORTS_DIR, description="the nightly dashboard pages (nightly-DATE.html) served under /reports/nightly/")
 
     @classmethod
     def from_env(cls) -> ServiceSettings:

@@ -3,7 +3,7 @@
 The commands are thin layers over the library functions, one module per group:
 :mod:`~serving.cli.data` (validate, features, simulate), :mod:`~serving.cli.train`
 (train, report, promote, rollback), :mod:`~serving.cli.score`,
-:mod:`~serving.cli.lists` (list, campaign report), :mod:`~serving.cli.serve`
+:mod:`~serving.cli.lists` (list, campaign report), :mod:`~serving.cli.report` (the training report, the nightly dashboard, retention), :mod:`~serving.cli.serve`
 (import-model, serve) and :mod:`~serving.cli.demo`.
 
 Expected errors (:class:`features.errors.ChurnError`, and pydantic validation
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from typer.exceptions import TyperException
 
 from features.errors import ChurnError
-from serving.cli import data, demo, lists, retention, score, serve, train
+from serving.cli import data, demo, lists, report, score, serve, train
 from serving.cli.console import err, error
 from serving.errors import config_error, option_name
 
@@ -35,7 +35,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-report_app = typer.Typer(help="Reports for the operations team: retention by cohort and segment.", no_args_is_help=True)
+report_app = typer.Typer(
+    help="Reports: a training run's (no subcommand), the nightly dashboard (`churn report nightly`) or retention by cohort and segment (`churn report retention`)."
+)
 campaign_app = typer.Typer(help="Campaign readouts: what a coupon campaign bought, against its control group.", no_args_is_help=True)
 
 
@@ -61,15 +63,16 @@ def handled(command: Callable) -> Callable:
 app.command()(handled(data.validate))
 app.command()(handled(data.features))
 app.command()(handled(train.train))
-app.command()(handled(train.report))
+report_app.callback(invoke_without_command=True)(handled(report.training))
+report_app.command("nightly")(handled(report.nightly))
+report_app.command("retention")(handled(report.retention_report))
+app.add_typer(report_app, name="report")
 app.command()(handled(train.promote))
 app.command()(handled(train.rollback))
 app.command()(handled(score.score))
 app.command("list")(handled(lists.list_))
 campaign_app.command("report")(handled(lists.campaign_report))
 app.add_typer(campaign_app, name="campaign")
-report_app.command("retention")(handled(retention.retention_report))
-app.add_typer(report_app, name="report")
 app.command()(handled(data.simulate))
 app.command()(handled(demo.demo))
 app.command("import-model")(handled(serve.import_model))

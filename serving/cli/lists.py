@@ -140,6 +140,7 @@ def list_(
     control_share: Annotated[float, typer.Option(help="Share of the chosen users held out as the control group.")] = _DEFAULT["control_share"],
     seed: Annotated[int, typer.Option(help="Seed of the control group draw (recorded in the list's coupon ids' campaign).")] = 0,
     campaign: Annotated[str | None, typer.Option(help="Campaign id written in the list (default: retention-DATE or activation-DATE).")] = None,
+    issued_at: Annotated[dt.datetime | None, typer.Option(help="coupons: when the coupons go out (UTC; a readout's horizon starts there; default: 00:00 the day after --as-of).")] = None,
 ) -> None:
     """Pull a list for the CRM team from the published scores: at-risk, coupons or activation.
 
@@ -165,7 +166,7 @@ def list_(
         policy = CouponPolicy(campaign_id=campaign or f"retention-{day}", budget=budget, coupon_value=coupon_value,
                               save_rate=save_rate, callback_value=callback_value, max_callbacks=max_callbacks,
                               control_share=control_share, seed=seed)  # fmt: skip
-        frame = coupon_list(read_scores(store, "churn", as_of), policy, generated_at)
+        frame = coupon_list(read_scores(store, "churn", as_of), policy, generated_at, issued_at)
         if top is not None:
             frame = frame.head(top)
     else:

@@ -27,9 +27,12 @@ horizon of H days. Nothing after ``as_of`` is read; nothing defaults to now.
   so the interval excludes 0 exactly when p < 1 - confidence; incremental
   retained users = difference x treated users; spend per user difference with
   a Welch interval, and incremental spend = that x treated users; cost per
-  incremental retained user = coupon cost / incremental retained users (only
-  when those are positive; its interval only when the whole retention interval
-  is above 0).
+  incremental retained user = coupon cost / incremental retained users, with
+  its interval, only when the whole retention interval is above 0 (a cost per
+  kept user of a result that may be chance is not printed).
+* **Verdict** in words (:mod:`serving.crm.verdict`): a measured gain, a measured
+  loss, or no measurable effect with the minimum detectable effect and the
+  holdout needed for ``stated_effect``.
 
 Computed on the engine (Ibis): one query for the campaign's row counts, one for
 the per-group aggregates; only those few numbers are fetched. Money is in the
@@ -63,6 +66,7 @@ from serving.crm.statistics import (
     score_test_p_value,
     welch_interval,
 )
+from serving.crm.verdict import DEFAULT_STATED_EFFECT, Verdict, unmeasured, verdict
 
 DEFAULT_HORIZON_DAYS = 30
 SMALL_GROUP = 50  # a group smaller than this gets a note: its intervals are wide and rough
@@ -107,8 +111,8 @@ class Effect:
     spend_per_user_difference_interval: Interval | None  # None when a group has fewer than 2 users
     incremental_spend: float
     incremental_spend_interval: Interval | None
-    cost_per_incremental_retained_user: float | None  # None unless incremental retained users > 0
-    cost_per_incremental_retained_user_interval: Interval | None  # None unless the lower bound is > 0
+    cost_per_incremental_retained_user: float | None  # None unless the retention interval is above 0
+    cost_per_incremental_retained_user_interval: Interval | None  # likewise
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ class CampaignReadout:
     control: GroupFigures | None
     coupons: CouponFigures | None  # None without a treatment group
     effect: Effect | None  # None when a group is missing
+    verdict: Verdict  # the readout in words
     notes: tuple[str, ...]  # why the effect is missing, pending users, small groups
 
 
@@ -136,12 +141,14 @@ def campaign_readout(
     as_of: AsOf,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     confidence: float = DEFAULT_CONFIDENCE,
+    stated_effect: float = DEFAULT_STATED_EFFECT,
 ) -> CampaignReadout:
     """The readout of campaign ``campaign_id`` with the data visible at ``as_of``.
 
     tables: contract tables by name; ``coupons`` and ``orders`` are read.
     horizon_days: the retention horizon H after each user's ``issued_at``.
     confidence: the level of every interval (0.95: 95 % intervals).
+    stated_effect: the retention rise (0.03 = 3 points) for which an inconclusive verdict gives the holdout needed.
     Raises ``ConfigError`` for a bad option, a dataset without coupons, an
     unknown campaign, or a campaign with no complete horizon at ``as_of``.
     """
@@ -149,6 +156,8 @@ def campaign_readout(
         raise ConfigError(f"horizon {horizon_days!r} is not a whole number of days >= 1")
     if not 0.5 <= confidence < 1:
         raise ConfigError(f"confidence {confidence!r} is not in [0.5, 1), e.g. 0.95")
+    if not 0 < stated_effect < 1:
+        raise ConfigError(f"stated effect {stated_effect!r} is not in (0, 1), e.g. 0.03 for 3 points")
     day = parse_as_of(as_of)
     for name in (C.COUPONS, C.ORDERS):
         if name not in tables:
@@ -199,12 +208,19 @@ def campaign_readout(
     effect = None
     if treatment is None or control is None:
         missing = "control" if control is None else "treatment"
+        said = unmeasured(missing)
         notes.append(
             f"no {missing} group: nobody in campaign {campaign_id!r} was "
             f"{'held out' if missing == 'control' else 'given the coupon'}, so the effect cannot be measured"
         )
     else:
         effect = _effect(rows[C.GROUP_TREATMENT], rows[C.GROUP_CONTROL], coupons_fig.coupon_cost, confidence)
+        said = verdict(
+            n_treated=treatment.users, n_control=control.users, control_rate=control.retention_rate,
+            difference=effect.retention_difference, difference_interval=effect.retention_difference_interval,
+            coupon_cost=coupons_fig.coupon_cost, spend_difference=effect.spend_per_user_difference,
+            spend_interval=effect.spend_per_user_difference_interval, confidence=confidence, stated_effect=stated_effect,
+        )  # fmt: skip
     if seen["pending"]:
         notes.append(
             f"{_users(seen['pending'])} given coupons less than {horizon_days} days before as_of "
@@ -226,6 +242,7 @@ def campaign_readout(
         control=control,
         coupons=coupons_fig,
         effect=effect,
+        verdict=said,
         notes=tuple(notes),
     )
 
@@ -299,7 +316,7 @@ def _effect(t: dict[str, Any], c: dict[str, Any], coupon_cost: float, confidence
     if n_t >= 2 and n_c >= 2:
         spend_ci = welch_interval(mean_t, float(t["spend_var"]), n_t, mean_c, float(c["spend_var"]), n_c, confidence)
     incremental = diff * n_t
-    cost = coupon_cost / incremental if incremental > 0 else None
+    cost = coupon_cost / incremental if low > 0 else None
     cost_ci = (coupon_cost / (high * n_t), coupon_cost / (low * n_t)) if low > 0 else None
     return Effect(
         retention_difference=diff,
@@ -367,6 +384,7 @@ def readout_table(readout: CampaignReadout) -> Table:
                 f"coupons issued {r.first_issued_at:%Y-%m-%d %H:%M} to {r.last_issued_at:%Y-%m-%d %H:%M} UTC; "
                 f"retained = a purchase within {r.horizon_days} days after the coupon; intervals at {level}",
                 *r.notes,
+                f"verdict: {r.verdict.text}",
             ]
         ),
         caption_justify="left",
@@ -416,13 +434,9 @@ def readout_table(readout: CampaignReadout) -> Table:
             f"{e.incremental_spend:+,.0f} {_range(e.incremental_spend_interval, '{:+,.0f}')}",
         )
         if e.cost_per_incremental_retained_user is None:
-            cost = "no measured gain"
+            cost = "not given: no measured gain"
         else:
-            cost = f"{e.cost_per_incremental_retained_user:,.0f} " + (
-                _range(e.cost_per_incremental_retained_user_interval, "{:,.0f}")
-                if e.cost_per_incremental_retained_user_interval
-                else "(no upper bound: the gain may be 0)"
-            )
+            cost = f"{e.cost_per_incremental_retained_user:,.0f} " + _range(e.cost_per_incremental_retained_user_interval, "{:,.0f}")
         table.add_row("cost per incremental retained user", "", "", cost)
     return table
 

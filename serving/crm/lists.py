@@ -36,7 +36,7 @@ from serving.columns import (
     TOP_CATEGORY,
     VALUE_AT_RISK,
 )
-from serving.crm.targeting import CouponPolicy, choose_targets
+from serving.crm.targeting import CouponPolicy, check_issued_at, choose_targets, default_issued_at
 
 RANK = "rank"
 GENERATED_AT = "generated_at"
@@ -125,12 +125,18 @@ def at_risk_list(scores: pd.DataFrame, filters: ListFilter, generated_at: dt.dat
     return _provenance(chosen[columns].reset_index(drop=True), scores, generated_at)
 
 
-def coupon_list(scores: pd.DataFrame, policy: CouponPolicy, generated_at: dt.datetime) -> pd.DataFrame:
+def coupon_list(
+    scores: pd.DataFrame, policy: CouponPolicy, generated_at: dt.datetime, issued_at: dt.datetime | None = None
+) -> pd.DataFrame:
     """The retention campaign (see :mod:`serving.crm.targeting`) with each user's reasons and segments.
 
-    ``issued_at`` of every row is ``generated_at``: the list is issued when it is generated.
+    ``issued_at`` of every row: when the coupons go out (None: the day after the scores' as_of,
+    :func:`~serving.crm.targeting.default_issued_at`), never ``generated_at``, the file's write time.
     """
-    targets = choose_targets(scores, policy, generated_at)
+    if len(scores):
+        day = pd.Timestamp(scores[AS_OF].iloc[0]).date()
+        issued_at = default_issued_at(day) if issued_at is None else check_issued_at(issued_at, day)
+    targets = choose_targets(scores, policy, issued_at if issued_at is not None else generated_at)
     extra = scores[[USER_ID, BAND, *REASONS, *SEGMENTS, TOP_CATEGORY]]
     out = targets.merge(extra, on=USER_ID, how="left", validate="one_to_one")
     return _provenance(out, scores, generated_at)

@@ -90,3 +90,53 @@ def welch_interval(
     df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
     return diff - half, diff + half
+
+
+# --- power: what a campaign of this size could have seen ------------------------------------
+
+DEFAULT_POWER = 0.8
+
+
+def _z_sum(confidence: float, power: float) -> float:
+    """z of the two-sided test at ``confidence`` plus z of ``power``: the distance, in standard errors, an effect must be."""
+    if not 0.5 <= confidence < 1 or not 0.5 <= power < 1:
+        raise ValueError(f"confidence {confidence} and power {power} must be in [0.5, 1)")
+    return float(stats.norm.ppf(0.5 + confidence / 2) + stats.norm.ppf(power))
+
+
+def minimum_detectable_effect(
+    control_rate: float, n_treated: int, n_control: int, confidence: float = DEFAULT_CONFIDENCE, power: float = DEFAULT_POWER
+) -> float:
+    """The smallest rise in retention (a proportion: 0.06 = 6 points) over ``control_rate`` that a two-sided test at
+    ``confidence`` finds with probability ``power``, with these group sizes (normal approximation, unpooled
+    variance at the control rate and at the raised rate). 1 - control_rate when not even that would do."""
+    if min(n_treated, n_control) < 1 or not 0 <= control_rate <= 1:
+        raise ValueError(f"need groups of at least 1 user and a rate in [0, 1], got {n_treated}, {n_control}, {control_rate}")
+    k = _z_sum(confidence, power)
+    room = 1.0 - control_rate
+
+    def gap(d: float) -> float:
+        p = control_rate + d
+        return d - k * math.sqrt(control_rate * (1 - control_rate) / n_control + p * (1 - p) / n_treated)
+
+    if room <= 0 or gap(room) < 0:
+        return room
+    if gap(1e-12) >= 0:  # a rate of 0 (or 1) in both groups: any rise shows
+        return 0.0
+    return float(optimize.brentq(gap, 1e-12, room, xtol=1e-9))
+
+
+def holdout_needed(
+    control_rate: float, effect: float, n_treated: int, confidence: float = DEFAULT_CONFIDENCE, power: float = DEFAULT_POWER
+) -> int | None:
+    """Control users needed, beside ``n_treated`` treated ones, to find a rise of ``effect`` (0.03 = 3 points) over
+    ``control_rate`` with probability ``power`` (same approximation as :func:`minimum_detectable_effect`).
+    None when even an unlimited holdout would not do: the treated group itself is too small for that effect."""
+    if not 0 < effect <= 1 - control_rate or n_treated < 1:
+        raise ValueError(f"effect {effect} must be in (0, 1 - control rate {control_rate}] and n_treated >= 1")
+    k = _z_sum(confidence, power)
+    p = control_rate + effect
+    budget = (effect / k) ** 2 - p * (1 - p) / n_treated  # variance left for the control group's mean
+    if budget <= 0:
+        return None
+    return max(1, math.ceil(control_rate * (1 - control_rate) / budget))

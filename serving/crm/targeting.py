@@ -8,7 +8,10 @@ of expected value (positive only) while the budget lasts. A seeded random
 share of everyone chosen is held out as the control group, so the campaign's
 real effect can be measured; control users receive nothing and cost nothing.
 The list is written in the data contract's ``coupons`` columns plus its own,
-so that once sent it joins back as campaign history.
+so that once sent it joins back as campaign history. Its ``issued_at`` is the
+moment the coupons go out (a campaign readout's horizon starts there), by default
+the start of the day after the scores' ``as_of`` (:func:`default_issued_at`),
+never the moment the file was written.
 """
 
 from __future__ import annotations
@@ -20,11 +23,27 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from features import contract as C
+from features.errors import ConfigError
 from serving.columns import PROBABILITY, VALUE_AT_RISK
 
 ACTION = "action"
 COUPON, CALLBACK = "coupon", "callback"
 EXPECTED_VALUE = "expected_value"
+
+
+def default_issued_at(as_of: dt.date) -> dt.datetime:
+    """When the coupons of scores as of the end of day ``as_of`` go out by default: 00:00 UTC the next day (naive UTC)."""
+    return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
+
+
+def check_issued_at(issued_at: dt.datetime, as_of: dt.date) -> dt.datetime:
+    """``issued_at`` if the coupons go out after the scores' day ``as_of`` ended; ConfigError otherwise."""
+    if issued_at < default_issued_at(as_of):
+        raise ConfigError(
+            f"issued_at {issued_at:%Y-%m-%d %H:%M}: before the end of the scores' as_of {as_of.isoformat()}; "
+            f"coupons go out after the scores exist (default {default_issued_at(as_of):%Y-%m-%d %H:%M})"
+        )
+    return issued_at
 
 
 class CouponPolicy(BaseModel):

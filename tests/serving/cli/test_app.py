@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from serving.cli.app import app, campaign_app, handled
+from serving.cli.app import app, campaign_app, handled, report_app
 
 runner = CliRunner()
 
 
 def test_every_command_goes_through_the_one_error_handler():
-    commands = [*app.registered_commands, *campaign_app.registered_commands]
-    assert len(commands) == 13  # 12 commands and campaign report
-    for command in commands:
+    commands = [*app.registered_commands, *campaign_app.registered_commands, *report_app.registered_commands]
+    assert len(commands) == 14  # 11 commands, campaign report, report nightly and report retention
+    for command in [*commands, report_app.registered_callback]:  # the callback: churn report (a training run's)
         assert command.callback.__code__ is handled(print).__code__, command.callback.__name__
 
 

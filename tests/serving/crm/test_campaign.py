@@ -26,7 +26,7 @@ treatment: 5 units, 3 retained (0.6), spend 210 (42 per unit), 2 of 5 redeemed, 
 control:   4 units, 2 retained (0.5), spend 110 (27.5 per unit), 1 with another campaign's coupon
 difference 0.1; score test: pooled rate 5/9, variance 5/9 * 4/9 * (1/5 + 1/4) * 9/8 = 1/8,
 z = 0.1 / sqrt(1/8), p = 0.7773; incremental retained 0.5; spend difference 14.5,
-incremental spend 72.5; cost per incremental retained user 50 / 0.5 = 100.
+incremental spend 72.5; no cost per incremental retained user: the interval includes 0.
 """
 
 from __future__ import annotations
@@ -50,7 +50,13 @@ from features.simulator.config import SimulationConfig
 from features.simulator.run import EFFECT, P_CHURN, TRUTH_CHURN, TRUTH_COUPON_EFFECT, TRUTH_DIR, simulate
 from features.validation import load_dataset
 from serving.crm.campaign import CampaignReadout, campaign_readout, readout_dict, readout_table
-from serving.crm.statistics import retention_difference_interval, score_test_p_value, welch_interval
+from serving.crm.statistics import (
+    holdout_needed,
+    minimum_detectable_effect,
+    retention_difference_interval,
+    score_test_p_value,
+    welch_interval,
+)
 
 D = dt.datetime
 US = dt.timedelta(microseconds=1)
@@ -159,8 +165,9 @@ def test_hand_computed_campaign():
     assert e.spend_per_user_difference_interval == pytest.approx((welch.low, welch.high))
     assert e.incremental_spend == pytest.approx(72.5)
     assert e.incremental_spend_interval == pytest.approx((5 * welch.low, 5 * welch.high))
-    assert e.cost_per_incremental_retained_user == pytest.approx(100.0)
-    assert e.cost_per_incremental_retained_user_interval is None  # the gain may be 0
+    # The gain may be chance: no cost per kept user is given.
+    assert e.cost_per_incremental_retained_user is None and e.cost_per_incremental_retained_user_interval is None
+    assert r.verdict.kind == "inconclusive" and r.verdict.text.startswith("No measurable effect")
 
     assert "1 user given coupons less than 30 days before as_of are not counted yet" in r.notes
     assert "the control group has only 4 users: the intervals are wide, the spend one rough" in r.notes
@@ -266,7 +273,8 @@ def test_table_and_dict():
     r = campaign_readout(_tables(), "spring", as_of=AS_OF)
     text = _render(r)
     for expected in ("campaign spring: 30-day readout as of 2025-04-05", "3 (60.0%)", "2 (50.0%)", "+10.0 pts",
-                     "p = 0.777", "42.00", "27.50", "2 (40.0%)", "+0.5", "+72 (", "100 (no upper bound"):
+                     "p = 0.777", "42.00", "27.50", "2 (40.0%)", "+0.5", "+72 (", "not given: no measured gain",
+                     "verdict: No measurable effect"):
         assert expected in text, expected
     data = json.loads(json.dumps(readout_dict(r)))
     assert data["as_of"] == "2025-04-05" and data["first_issued_at"] == "2025-03-01T10:00:00"
@@ -330,6 +338,103 @@ def test_welch_interval_matches_scipy():
     got = welch_interval(a.mean(), a.var(ddof=1), len(a), b.mean(), b.var(ddof=1), len(b), 0.9)
     assert got == pytest.approx((expected.low, expected.high))
     assert welch_interval(5.0, 0.0, 3, 2.0, 0.0, 4) == (3.0, 3.0)
+
+
+# --- verdicts on hand-built campaigns -------------------------------------------------------
+
+
+def _campaign(treated: int, treated_kept: int, control: int, control_kept: int):
+    """Campaign 'c': ``treated`` + ``control`` users issued at ISSUED; the first ``*_kept`` of each group buy 50 at +1 day."""
+    coupons, orders, user = [], [], 0
+    for group, n, kept in ((T, treated, treated_kept), (CTL, control, control_kept)):
+        for i in range(n):
+            user += 1
+            coupons.append((user, user, ISSUED, "c", group, None))
+            if i < kept:
+                orders.append((user, ISSUED + DAY, 50.0, PAID))
+    return _tables(coupons, orders)
+
+
+def test_verdict_of_a_measured_gain():
+    # 60 of 100 treated kept, 30 of 100 held out: +30 points, MN interval about +16.6 to +42.4 points.
+    r = campaign_readout(_campaign(100, 60, 100, 30), "c", as_of=AS_OF)
+    low, high = retention_difference_interval(60, 100, 30, 100)
+    assert 0.15 < low < 0.3 < high < 0.45
+    e, v = r.effect, r.verdict
+    assert v.kind == "gain"
+    # 30 kept users; coupons cost 100 x 10 = 1,000: 33 per kept user, 1000 / (100 high) to 1000 / (100 low).
+    assert e.cost_per_incremental_retained_user == pytest.approx(1000 / 30)
+    assert e.cost_per_incremental_retained_user_interval == pytest.approx((1000 / (100 * high), 1000 / (100 * low)))
+    assert v.text.startswith(
+        f"The coupons kept 30 more users than the holdout would have (95 % interval {round(100 * low)} to {round(100 * high)}): "
+        f"a measured gain. Cost per kept user 33 ({1000 / (100 * high):,.0f} to {1000 / (100 * low):,.0f})."
+    )
+    # Spend: 30 more buyers of 50 each: +1,500 in total, its Welch interval above 0.
+    assert "Spend: the treated users spent 1,500 more in total (95 % interval" in v.text
+    assert v.minimum_detectable_effect is None
+
+
+def test_verdict_of_a_measured_loss():
+    r = campaign_readout(_campaign(100, 30, 100, 60), "c", as_of=AS_OF)
+    v = r.verdict
+    assert v.kind == "loss" and r.effect.cost_per_incremental_retained_user is None
+    low, high = retention_difference_interval(30, 100, 60, 100)
+    assert v.text.startswith(
+        f"The treated users came back less: 30 fewer kept than the holdout would have "
+        f"(95 % interval {round(-100 * high)} to {round(-100 * low)} fewer): a measured loss."
+    )
+    assert "Spend: the treated users spent 1,500 less in total" in v.text
+    assert "Cost per kept user" not in v.text
+
+
+def test_verdict_of_an_inconclusive_campaign_gives_the_power_figures():
+    # 50 of 100 treated, 10 of 20 held out: no difference, and a holdout far too small to see 3 points.
+    r = campaign_readout(_campaign(100, 50, 20, 10), "c", as_of=AS_OF)
+    v = r.verdict
+    assert v.kind == "inconclusive" and r.effect.cost_per_incremental_retained_user is None
+    mde = minimum_detectable_effect(0.5, 100, 20)
+    assert v.minimum_detectable_effect == pytest.approx(mde) and 0.3 < mde < 0.4
+    # With only 100 treated users a 3-point effect cannot be seen whatever the holdout: (0.03 / 2.80)^2 < 0.53 * 0.47 / 100.
+    assert v.stated_effect == 0.03 and v.holdout_needed is None
+    assert v.text.startswith(
+        f"No measurable effect: retention {100 * r.effect.retention_difference_interval[0]:+.1f} to "
+        f"{100 * r.effect.retention_difference_interval[1]:+.1f} points (95 % interval, includes 0). "
+        f"With 20 users held out, only an effect above {100 * mde:.1f} points could have been seen (80 % power). "
+        "A 3-point effect cannot be seen with 100 treated users, however many are held out."
+    )
+    assert "Spend: no measurable difference (+0 in total" in v.text
+    # A stated effect of 30 points with the same 100 treated users needs a holdout larger than 20.
+    wider = campaign_readout(_campaign(100, 50, 20, 10), "c", as_of=AS_OF, stated_effect=0.3).verdict
+    assert wider.holdout_needed == holdout_needed(0.5, 0.3, 100) and wider.holdout_needed > 20
+    assert f"To see a 30-point effect, hold out {wider.holdout_needed:,} users." in wider.text
+    assert readout_dict(r)["verdict"]["kind"] == "inconclusive"
+    with pytest.raises(ConfigError, match="stated effect 0"):
+        campaign_readout(_campaign(100, 50, 20, 10), "c", as_of=AS_OF, stated_effect=0)
+
+
+def test_campaign_without_control_has_no_verdict():
+    r = campaign_readout(_tables([row for row in COUPON_ROWS if row[4] == T]), "spring", as_of=AS_OF)
+    assert r.verdict.kind == "unmeasured" and "nobody was held out" in r.verdict.text
+
+
+def test_power_calculation_matches_the_textbook_sample_size():
+    # Two groups, 50 % vs 60 %, alpha 0.05 two-sided, power 0.8: n = (1.960 + 0.842)^2 (0.25 + 0.24) / 0.1^2 = 384.6,
+    # so 385 per group (Fleiss, Statistical Methods for Rates and Proportions, unpooled-variance formula).
+    assert holdout_needed(0.5, 0.1, 385) in (384, 385)
+    # The minimum detectable effect is the inverse: with 385 in each group it is 10 points.
+    assert minimum_detectable_effect(0.5, 385, 385) == pytest.approx(0.1, abs=0.001)
+    # More users, a smaller detectable effect; a higher power, a larger one.
+    assert minimum_detectable_effect(0.5, 1000, 1000) < minimum_detectable_effect(0.5, 1000, 100)
+    assert minimum_detectable_effect(0.5, 1000, 100, power=0.9) > minimum_detectable_effect(0.5, 1000, 100)
+    # The empirical power of the score test at the minimum detectable effect is close to 80 %.
+    rng = np.random.default_rng(3)
+    n_t, n_c, p_c = 400, 300, 0.3
+    d = minimum_detectable_effect(p_c, n_t, n_c)
+    found = [
+        retention_difference_interval(int(rng.binomial(n_t, p_c + d)), n_t, int(rng.binomial(n_c, p_c)), n_c)[0] > 0
+        for _ in range(400)
+    ]
+    assert 0.72 < np.mean(found) < 0.88
 
 
 # --- against the simulator's ground truth -------------------------------------------

@@ -87,8 +87,18 @@ def test_coupon_list_adds_reasons_and_segments_to_the_policy_choice():
     assert out["value"].tolist() == [0.0, 10.0, 10.0]
     assert out["reason_1"].tolist() == ["reason of u2", "reason of u1", "reason of u3"]
     assert out["region"].tolist() == ["west", "east", "east"]
-    assert (out["issued_at"] == pd.Timestamp(WHEN)).all() and (out["model_version"] == "7").all()
+    # The coupons go out the day after the scores' as_of (2025-09-30), not when the file was written (WHEN).
+    assert (out["issued_at"] == pd.Timestamp("2025-10-01 00:00")).all() and (out["generated_at"] == pd.Timestamp(WHEN)).all()
+    assert (out["model_version"] == "7").all()
     assert list(out.columns[:6]) == ["coupon_id", "user_id", "issued_at", "value", "campaign_id", "group"]
+
+
+def test_coupon_list_issued_at_is_when_the_coupons_go_out():
+    policy = CouponPolicy(campaign_id="autumn", budget=20, coupon_value=10, control_share=0)
+    later = dt.datetime(2025, 10, 3, 9, 0)
+    assert (coupon_list(_scores(), policy, WHEN, later)["issued_at"] == pd.Timestamp(later)).all()
+    with pytest.raises(ConfigError, match=r"issued_at 2025-09-30 12:00: before the end of the scores' as_of 2025-09-30"):
+        coupon_list(_scores(), policy, WHEN, dt.datetime(2025, 9, 30, 12, 0))
 
 
 def test_activation_list_ranks_new_users_holds_out_a_seeded_control_and_keeps_their_category():
