@@ -1,4 +1,5 @@
-"""The one conversion of a pydantic validation error into the project's one-line ConfigError.
+"""The serving side's errors: the one conversion of a pydantic validation error into a one-line ConfigError,
+and the errors of the serving side's dependencies (score store, registry) with their exit codes and statuses.
 
 Used wherever a config object is built from what a person typed: the CLI's
 options (``--max-drop: ...``) and the service's ``CHURN_API_*`` variables.
@@ -11,7 +12,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from features.errors import ConfigError
+from features.errors import ChurnError, ConfigError
 
 SCALARS = (str, int, float, bool)
 
@@ -34,3 +35,27 @@ def option_name(loc: tuple) -> str:
     """A CLI option from a field location: ``("max_drop",)`` -> ``--max-drop``; a whole-object check -> ``--input``."""
     where = ".".join(str(part) for part in loc) or "input"
     return f"--{where.replace('_', '-')}"
+
+
+# Faults of the serving side's dependencies ---------------------------------------------------------
+# Exit codes 0-4 are the data and model errors of features.errors and the nightly checks; the
+# dependencies of the serving side get their own (docs/operations.md lists them all).
+class StoreBusy(ChurnError):
+    """The score store is being written (a publish holds the DuckDB file) beyond the wait allowed: retry shortly."""
+
+    exit_code = 5
+    http_status = 503
+
+
+class DependencyError(ChurnError):
+    """A dependency is unreachable or broken: the score store (not a database, server down) or the MLflow registry."""
+
+    exit_code = 6
+    http_status = 503
+
+
+class NothingPublished(ChurnError):
+    """The nightly job found no user to score in any population: nothing was published."""
+
+    exit_code = 7
+    http_status = 409

@@ -16,7 +16,8 @@ in this order:
 4. a body over the byte limit is refused with 413 before anything reads it:
    by its ``Content-Length``, or while it streams when there is none;
 5. every response carries ``X-Churn-Model`` (the models the service started
-   with), and error bodies are one JSON object ``{"error": ..., "detail": ...}``.
+   with), error bodies are one JSON object ``{"error": ..., "detail": ...}``,
+   and every 503 (warming up, a publish holding the score store) has ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ DOCS_PATHS = frozenset({"/", "/docs.json", "/schema.json"})
 DOCS_PREFIXES = ("/static_content/", "/assets/")
 CALLER_KEY = "churn_caller"  # where the gate leaves the caller's name in the ASGI scope's state
 MODEL_HEADER = b"x-churn-model"
+RETRY_AFTER = b"1"  # seconds, on every 503
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 Scope = dict[str, Any]
@@ -174,7 +176,7 @@ class ApiGate:
             await self.app(scope, receive, send)
             return
         keeper = self.keeper()
-        retry = [(b"retry-after", b"1")]
+        retry = [(b"retry-after", RETRY_AFTER)]
         if keeper is None:
             await _json(send, 503, {"error": "the service is starting; retry shortly"}, retry)
             return
@@ -249,6 +251,8 @@ def _shaping(send: Send, model: bytes) -> Send:
             body = _error_body(start["status"], b"".join(chunks))
             headers = [(k, v) for k, v in start["headers"] if k.lower() not in (b"content-length", b"content-type")]
             headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            if start["status"] == 503 and not any(k.lower() == b"retry-after" for k, _ in headers):
+                headers.append((b"retry-after", RETRY_AFTER))  # a busy store or a dependency: retry shortly
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return

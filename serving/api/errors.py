@@ -9,6 +9,9 @@ from http import HTTPStatus
 from bentoml.exceptions import BentoMLException
 
 from features.errors import ChurnError
+from serving.errors import StoreBusy
+
+__all__ = ["ApiError", "NotFound", "StoreBusy", "http_errors"]
 
 
 class NotFound(ChurnError):
@@ -16,12 +19,6 @@ class NotFound(ChurnError):
 
     exit_code = 3
     http_status = 404
-
-
-class StoreBusy(ChurnError):
-    """The score store cannot be read right now (the nightly job holds the DuckDB file)."""
-
-    http_status = 503
 
 
 class ApiError(BentoMLException):
