@@ -59,3 +59,25 @@ class NothingPublished(ChurnError):
 
     exit_code = 7
     http_status = 409
+
+
+def dependency_fault(error: BaseException) -> DependencyError | None:
+    """A dependency's own exception met at an edge as one DependencyError line, or None if ``error`` is not one.
+
+    The MLflow registry reports a broken or unreachable database as SQLAlchemy's DBAPIError (a
+    garbage ``mlflow.db``: "file is not a database") or as an MlflowException. Matched by class,
+    looked up only among the modules already imported (nothing is imported here).
+    """
+    import sys
+
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    mlflow_exc = sys.modules.get("mlflow.exceptions")
+    if not ((sa_exc and isinstance(error, sa_exc.DBAPIError)) or (mlflow_exc and isinstance(error, mlflow_exc.MlflowException))):
+        return None
+    reason = str(getattr(error, "orig", None) or getattr(error, "message", None) or error).strip().splitlines()
+    tracking = sys.modules.get("mlflow")
+    where = tracking.get_tracking_uri() if tracking is not None else "(unknown)"
+    if "://" in where and "@" in where:  # never show a password
+        scheme, rest = where.split("://", 1)
+        where = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return DependencyError(f"the MLflow registry at {where} cannot be used: {reason[0] if reason else type(error).__name__}")
