@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from http import HTTPStatus
 
 from bentoml.exceptions import BentoMLException
@@ -11,7 +12,12 @@ from bentoml.exceptions import BentoMLException
 from features.errors import ChurnError
 from serving.errors import StoreBusy
 
-__all__ = ["ApiError", "NotFound", "StoreBusy", "http_errors"]
+__all__ = ["ApiError", "NotFound", "StoreBusy", "http_errors", "SERVER_ERROR_MESSAGE"]
+
+# BentoML replaces the message of every 5xx with a generic one. The gate (serving.api.auth) puts a fresh
+# dict here for each request; an expected 5xx (a busy store: 503) leaves its one line in it for the gate
+# to answer with. The endpoint's thread sees the same dict: contextvars are copied into it, the dict shared.
+SERVER_ERROR_MESSAGE: ContextVar[dict | None] = ContextVar("churn_server_error_message", default=None)
 
 
 class NotFound(ChurnError):
@@ -31,4 +37,7 @@ def http_errors() -> Iterator[None]:
     try:
         yield
     except ChurnError as e:
+        note = SERVER_ERROR_MESSAGE.get()
+        if e.http_status >= 500 and note is not None:
+            note["error"] = e.message
         raise ApiError(e.message, error_code=HTTPStatus(e.http_status)) from None
