@@ -91,7 +91,7 @@ def _header(lines: list[str], what: str) -> dict[str, str]:
             header[key] = value
     for key in ("version", "num_class", "max_feature_idx", "feature_names", "tree_sizes"):
         if key not in header:
-            raise ModelFilesError(f"{what}: {BOOSTER_FILE} lacks its {key} line")
+            raise ModelFilesError(f"{what}: {BOOSTER_FILE} lacks its {key} line; the file may be cut short")
     return header
 
 
