@@ -15,17 +15,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.errors import ChurnError, ConfigError
+from features.errors import ConfigError
+from serving.model_files import ModelFilesError, check_model_files
 from training.estimator import META_FILE, ChurnClassifier
 
+__all__ = ["URI", "LoadedModel", "ModelFilesError", "download", "load_model", "load_registered", "registry_name", "resolve_version"]
 URI = re.compile(r"^models:/(?P<name>[A-Za-z0-9_.-]+)(?:@(?P<alias>[A-Za-z0-9_-]+)|/(?P<version>\d+))$")
-
-
-class ModelFilesError(ChurnError):
-    """A model directory does not hold one loadable classifier (missing, truncated or unreadable files)."""
-
-    exit_code = 3
-    http_status = 503
 
 
 @dataclass(frozen=True)
@@ -42,6 +37,7 @@ def load_model(directory: Path, name: str, version: str, what: str) -> LoadedMod
     metas = list(Path(directory).rglob(META_FILE))
     if len(metas) != 1:
         raise ModelFilesError(f"{what}: holds {len(metas)} churn classifiers ({META_FILE}), expected 1")
+    check_model_files(metas[0].parent, what)  # LightGBM aborts the process on some damaged files: check them first
     try:
         model = ChurnClassifier.load(metas[0].parent)
     except Exception as e:  # a truncated booster or bad JSON: name the model, no traceback

@@ -9,6 +9,8 @@ a bare secret. The secret itself is never logged or stored.
 :class:`ApiGate` is a plain ASGI middleware (``Service.add_asgi_middleware``),
 in this order:
 
+0. every request is counted by route template (:mod:`serving.api.metrics`),
+   and ``/metrics`` is answered here;
 1. health, metrics and the API docs are open (``OPEN_PATHS``, ``DOCS_PATHS``);
 2. every other request needs ``Authorization: Bearer <secret>`` matching a
    configured token (compared as SHA-256 digests in constant time), else 401;
@@ -16,7 +18,8 @@ in this order:
 4. a body over the byte limit is refused with 413 before anything reads it:
    by its ``Content-Length``, or while it streams when there is none;
 5. every response carries ``X-Churn-Model`` (the models the service started
-   with), and error bodies are one JSON object ``{"error": ..., "detail": ...}``.
+   with), error bodies are one JSON object ``{"error": ..., "detail": ...}``,
+   and every 503 (warming up, a publish holding the score store) has ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -25,19 +28,25 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from features.errors import ConfigError
+from serving.api.errors import SERVER_ERROR_MESSAGE
+from serving.api.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from serving.api.metrics import RequestMetrics
 
 MIN_SECRET_LENGTH = 16
-OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz", "/metrics"})
+METRICS_PATH = "/metrics"
+OPEN_PATHS = frozenset({"/livez", "/healthz", "/readyz", METRICS_PATH})
 DOCS_PATHS = frozenset({"/", "/docs.json", "/schema.json"})
 DOCS_PREFIXES = ("/static_content/", "/assets/")
 CALLER_KEY = "churn_caller"  # where the gate leaves the caller's name in the ASGI scope's state
 MODEL_HEADER = b"x-churn-model"
+RETRY_AFTER = b"1"  # seconds, on every 503
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 Scope = dict[str, Any]
@@ -161,20 +170,48 @@ def _error_body(status: int, body: bytes) -> bytes:
 class ApiGate:
     """ASGI middleware: authentication, readiness, body size, model header, error shape (module docstring)."""
 
-    def __init__(self, app: Callable, keeper: Callable[[], Gatekeeper | None]) -> None:
+    def __init__(self, app: Callable, keeper: Callable[[], Gatekeeper | None], routes: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.keeper = keeper  # the running service, or None while it is not instantiated
+        self.metrics = RequestMetrics(frozenset(routes) | OPEN_PATHS | DOCS_PATHS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
+        if path == METRICS_PATH:
+            body = self.metrics.render()
+            headers = [(b"content-type", METRICS_CONTENT_TYPE), (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        route, started, status, done = self.metrics.route(path), time.perf_counter(), 0, False
+
+        async def counted(message: Message) -> None:
+            nonlocal status, done
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False) and not done:
+                done = True
+                self.metrics.finished(route, status, time.perf_counter() - started)
+            await send(message)
+
+        self.metrics.started(route)
+        SERVER_ERROR_MESSAGE.set({})
+        try:
+            await self._gate(scope, receive, counted)
+        finally:
+            if not done:  # the client left, or the app failed before answering
+                self.metrics.finished(route, status, time.perf_counter() - started)
+
+    async def _gate(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
         if path in OPEN_PATHS or path in DOCS_PATHS or path.startswith(DOCS_PREFIXES):
             await self.app(scope, receive, send)
             return
         keeper = self.keeper()
-        retry = [(b"retry-after", b"1")]
+        retry = [(b"retry-after", RETRY_AFTER)]
         if keeper is None:
             await _json(send, 503, {"error": "the service is starting; retry shortly"}, retry)
             return
@@ -246,9 +283,12 @@ def _shaping(send: Send, model: bytes) -> Send:
             chunks.append(message.get("body", b""))
             if message.get("more_body", False):
                 return
-            body = _error_body(start["status"], b"".join(chunks))
+            note = SERVER_ERROR_MESSAGE.get() or {}
+            body = json.dumps(note).encode() if start["status"] >= 500 and note.get("error") else _error_body(start["status"], b"".join(chunks))
             headers = [(k, v) for k, v in start["headers"] if k.lower() not in (b"content-length", b"content-type")]
             headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            if start["status"] == 503 and not any(k.lower() == b"retry-after" for k, _ in headers):
+                headers.append((b"retry-after", RETRY_AFTER))  # a busy store or a dependency: retry shortly
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return

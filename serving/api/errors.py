@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from http import HTTPStatus
 
 from bentoml.exceptions import BentoMLException
 
 from features.errors import ChurnError
+from serving.errors import StoreBusy
+
+__all__ = ["ApiError", "NotFound", "StoreBusy", "http_errors", "SERVER_ERROR_MESSAGE"]
+
+# BentoML replaces the message of every 5xx with a generic one. The gate (serving.api.auth) puts a fresh
+# dict here for each request; an expected 5xx (a busy store: 503) leaves its one line in it for the gate
+# to answer with. The endpoint's thread sees the same dict: contextvars are copied into it, the dict shared.
+SERVER_ERROR_MESSAGE: ContextVar[dict | None] = ContextVar("churn_server_error_message", default=None)
 
 
 class NotFound(ChurnError):
@@ -16,12 +25,6 @@ class NotFound(ChurnError):
 
     exit_code = 3
     http_status = 404
-
-
-class StoreBusy(ChurnError):
-    """The score store cannot be read right now (the nightly job holds the DuckDB file)."""
-
-    http_status = 503
 
 
 class ApiError(BentoMLException):
@@ -34,4 +37,7 @@ def http_errors() -> Iterator[None]:
     try:
         yield
     except ChurnError as e:
+        note = SERVER_ERROR_MESSAGE.get()
+        if e.http_status >= 500 and note is not None:
+            note["error"] = e.message
         raise ApiError(e.message, error_code=HTTPStatus(e.http_status)) from None

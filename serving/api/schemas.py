@@ -8,8 +8,11 @@ filters are the library's own models (:class:`serving.crm.lists.ListFilter`,
 
 Every request model forbids unknown fields, so a misspelt field is a 400 that
 names it rather than a silently ignored value. Size limits per request are
-part of the models (``MAX_*`` below, shown in the docs as ``maxItems``); the
-byte limit of a whole body is checked before parsing (see :mod:`serving.api.auth`).
+part of the models (``MAX_*`` below, shown in the docs as ``maxItems`` and
+``maxLength``): every text field has a length limit, every number must be
+finite (``Infinity``/``NaN`` are 400s) and every integer lies within 64 bits
+(counts within 0 .. 2^53); the byte limit of a whole body is checked before
+parsing (see :mod:`serving.api.auth`). A 400 names the field and the rule, never the value.
 
 ``as_of`` is always explicit where features are computed or given; the lists
 take the latest published date unless one is asked for.
@@ -37,33 +40,46 @@ MAX_RAW_USERS = 100  # users per raw-rows request
 MAX_RAW_ROWS = 20_000  # rows per table per raw-rows request
 MAX_PAGE = 1000  # list rows per page
 DEFAULT_PAGE = 100
+MAX_OFFSET = 10**9  # rows a page may skip
+MAX_ID_CHARS = 128  # a user, order or session id given as text
+MAX_TEXT_CHARS = 256  # any other text field (categories, statuses, segment values)
+MAX_AS_OF_CHARS = 40  # an ISO timestamp with a time zone is at most 32
+MAX_SEGMENT_VALUES = 50  # values per list filter
+INT64 = 2**63 - 1
+MAX_COUNT = 2**53  # counts stay exact as floats, which the model computes in
 
 OK, NOT_FOUND = "ok", "not_found"
 Task = Literal[CHURN, ACTIVATION]  # type: ignore[valid-type]
 
-UserId = Annotated[int | Annotated[str, StringConstraints(min_length=1, max_length=128)], Field(description="user id, integer or string")]
+Int64 = Annotated[int, Field(ge=-INT64, le=INT64)]
+IdText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID_CHARS)]
+UserId = Annotated[Int64 | IdText, Field(description="user id, integer or string")]
+BoundedText = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
 
 
 def _text(value: object) -> object:
     """Categories may arrive as numbers (city tier 1): compare them as text, as the batch job does."""
-    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= INT64 else value
 
 
-Text = Annotated[str, BeforeValidator(_text)]
+Text = Annotated[BoundedText, BeforeValidator(_text)]
 
 
 class Strict(BaseModel):
-    """Requests: unknown fields are errors."""
+    """Requests: unknown fields are errors; numbers must be finite."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 def _as_of(value: object) -> str:
+    # The message never quotes the value: error bodies and logs do not echo requests.
+    if not isinstance(value, str) or len(value) > MAX_AS_OF_CHARS:
+        raise ValueError(f"expected a date (YYYY-MM-DD) or an ISO timestamp of at most {MAX_AS_OF_CHARS} characters")
     try:
-        parse_as_of(value)  # type: ignore[arg-type]
-    except ConfigError as e:
-        raise ValueError(e.message) from None
-    return str(value)
+        parse_as_of(value)
+    except ConfigError:
+        raise ValueError("not a date (YYYY-MM-DD) or an ISO timestamp") from None
+    return value
 
 
 AsOfField = Annotated[
@@ -81,7 +97,7 @@ class ScoreByIdRequest(Strict):
     user_ids: list[UserId] = Field(min_length=1, max_length=MAX_USER_IDS)
 
 
-_FEATURE_TYPES = {FeatureKind.COUNT: int, FeatureKind.NUMBER: float, FeatureKind.CATEGORY: Text}
+_FEATURE_TYPES = {FeatureKind.COUNT: Annotated[int, Field(ge=0, le=MAX_COUNT)], FeatureKind.NUMBER: float, FeatureKind.CATEGORY: Text}
 
 FeatureRow = create_model(
     "FeatureRow",
@@ -104,11 +120,11 @@ def _column_type(spec: C.ColumnSpec):
     if spec.allowed:
         return Literal[spec.allowed]  # type: ignore[valid-type]
     return {
-        C.Kind.ID: int | str,
+        C.Kind.ID: Int64 | IdText,
         C.Kind.TIMESTAMP: dt.datetime,
         C.Kind.NUMBER: float,
-        C.Kind.INTEGER: int,
-        C.Kind.TEXT: str,
+        C.Kind.INTEGER: Int64,
+        C.Kind.TEXT: BoundedText,
         C.Kind.CATEGORY: Text,
     }[spec.kind]
 
@@ -186,7 +202,7 @@ class ScoreResponse(BaseModel):
 # Lists -----------------------------------------------------------------------------------------
 class _ListPage(Strict):
     as_of: dt.date | None = Field(None, description="scores of this date; default: the latest published")
-    offset: int = Field(0, ge=0, description="rows to skip")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="rows to skip")
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="rows to return")
 
 

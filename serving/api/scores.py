@@ -20,7 +20,7 @@ import pandas as pd
 from features.catalog import USER_ID
 from features.errors import ChurnError
 from serving.api import schemas as M
-from serving.api.errors import NotFound, StoreBusy
+from serving.api.errors import NotFound
 from serving.api.frames import user_key
 from serving.batch.bands import BandCutoffs
 from serving.batch.scoring import score_frame
@@ -126,14 +126,12 @@ class PublishedScores:
         self._lock = threading.Lock()
 
     def _read(self, what, *args):
+        """The store's answer; its faults arrive as ChurnErrors (StoreBusy 503, DependencyError 503), logged once here."""
         try:
             return what(*args)
-        except ChurnError:
-            raise
-        except Exception as e:
-            if type(e).__module__.startswith(("duckdb", "sqlalchemy", "psycopg")):
+        except ChurnError as e:
+            if e.http_status == 503:
                 log.warning("score store unavailable: %s", type(e).__name__)
-                raise StoreBusy("the score store cannot be read right now; retry shortly") from None
             raise
 
     def scores(self, model_name: str, as_of: dt.date | None) -> pd.DataFrame:

@@ -7,6 +7,17 @@ of every model passes does it publish anything: the feature snapshots (for the
 API), then each model's scores in one transaction (see :mod:`serving.batch.store`),
 then the optional Parquet export. A failed check publishes nothing.
 
+Before any work the score store must be usable (exit 5 busy, 6 broken or
+unreachable), the export path writable, the dataset must follow the data
+contract (exit 2) and ``as_of`` must lie within the data's dates (exit 2,
+:func:`features.asof.check_as_of`): no flag publishes scores computed from
+data that ends before ``as_of``.
+
+A model whose population is empty at ``as_of`` (a night without new users) is
+not scored and nothing is published for it; the summary line says so. When
+every population is empty nothing is published at all (NothingPublished, exit 7).
+Every model of the night is published in one transaction.
+
 Checks (:mod:`serving.batch.checks`; stored with the run, in the store's runs table):
 * the dataset follows the data contract (exit 2, before anything else);
 * row count: the scored users did not drop by more than ``max_drop`` (default
@@ -27,7 +38,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from features.asof import as_of_date, parse_as_of
+from features.asof import as_of_date, check_as_of, parse_as_of
 from features.build import compute_features
 from features.catalog import USER_ID
 from features.errors import ChurnError
@@ -40,6 +51,7 @@ from serving.batch.scoring import BAND, PROBABILITY, finish_scores, score_rows
 from serving.batch.snapshots import FeatureSnapshots
 from serving.batch.store import ScoreStore
 from serving.defaults import ACTIVATION_MODEL_URI, CHURN_MODEL_URI, DEFAULT_FEATURES_DIR, DEFAULT_STORE
+from serving.errors import NothingPublished
 from serving.models import LoadedModel, load_registered
 from training.registry import RegistryError
 
@@ -146,9 +158,12 @@ def contract_tables(dataset, engine: str) -> dict:
     return spark_tables(dataset, local_session())
 
 
-def _features_and_rows(tables: dict, config: NightlyConfig, task: str, model: LoadedModel) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _features_and_rows(tables: dict, config: NightlyConfig, task: str, model: LoadedModel) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The population's features and score rows; rows None when the population is empty (nothing to score)."""
     population = POPULATIONS[task](tables, config.as_of)
     features = compute_features(tables, config.as_of, users=population)
+    if not len(features):
+        return features, None
     if config.engine == "duckdb":
         return features, score_rows(features, model.model)
     from serving.batch.spark_scoring import spark_score_rows
@@ -168,11 +183,13 @@ def run_nightly(
     Raises CheckFailed (exit 4) naming the failed checks; nothing is written then.
     """
     store = ScoreStore(config.store)
+    store.check()  # before any work: a broken or unreachable store must not surface after it
     day = as_of_date(config.as_of)
     if config.export is not None:
         check_destination(config.export)  # before any work: a bad path must not surface after publishing
     progress(f"validating {config.data}")
     dataset = load_dataset(config.data)
+    check_as_of(dataset, config.as_of)
     notes: list[str] = []
     progress("loading models")
     models = _load_models(config, notes)
@@ -181,6 +198,9 @@ def run_nightly(
     for task, loaded in models.items():
         progress(f"{task}: features and scores as of {day} ({config.engine})")
         features, rows = _features_and_rows(tables, config, task, loaded)
+        if rows is None:
+            notes.append(f"{task}: no users to score as of {day}, nothing published for {loaded.name}")
+            continue
         scores = finish_scores(
             rows, as_of=config.as_of, model_name=loaded.name, model_version=loaded.version, scored_at=scored_at, cutoffs=config.cutoffs
         )
@@ -198,12 +218,13 @@ def run_nightly(
     if failed:
         hint = " (--allow-drift publishes despite drift)" if any("stability" in m for m in failed) else ""
         raise CheckFailed(f"check failed: {'; '.join(failed)}; nothing published{hint}")
+    if not runs:
+        raise NothingPublished(f"as of {day}: {'; '.join(notes)}; nothing published")
     progress("publishing")
     snapshots = FeatureSnapshots(config.features_dir)
     for run in runs:
         snapshots.write(run.model.name, day, run.features)
-    for run in runs:
-        store.publish(run.scores, checks=run.checks)
+    store.publish_night([(run.scores, run.checks) for run in runs])
     if config.export is not None:
         write_frame(pd.concat([run.scores for run in runs], ignore_index=True), config.export)
     return NightlySummary(day, runs, notes)

@@ -6,11 +6,15 @@ The commands are thin layers over the library functions, one module per group:
 :mod:`~serving.cli.lists` (list, campaign report), :mod:`~serving.cli.report` (the training report, the nightly dashboard, retention), :mod:`~serving.cli.serve`
 (import-model, serve) and :mod:`~serving.cli.demo`.
 
-Expected errors (:class:`features.errors.ChurnError`, and pydantic validation
-errors of the options) become one line per problem on stderr and the error's
-exit code (:func:`handled`); nothing is written when a command fails. Exit
-codes: 0 success, 1 unexpected failure, 2 bad input (options or a dataset that
-breaks the data contract), 3 a model or run that is not there, 4 a failed check.
+Expected errors (:class:`features.errors.ChurnError`, pydantic validation
+errors of the options, and a dependency's own exceptions such as a broken
+registry database) become one line per problem on stderr and the error's exit
+code (:func:`handled`); nothing is written when a command fails. Exit codes
+(``EXIT_CODES``, the table in docs/operations.md): 0 success, 1 unexpected failure, 2 bad input
+(options, a dataset that breaks the data contract, an as_of outside the data),
+3 a model that is not there or whose files are damaged, 4 a failed check, 5 the
+score store is busy (a publish holds it), 6 a dependency is broken or
+unreachable (score store, registry), 7 nothing to score (every population empty).
 """
 
 from __future__ import annotations
@@ -26,7 +30,18 @@ from typer.exceptions import TyperException
 from features.errors import ChurnError
 from serving.cli import data, demo, lists, report, score, serve, train
 from serving.cli.console import err, error
-from serving.errors import config_error, option_name
+from serving.errors import config_error, dependency_fault, option_name
+
+EXIT_CODES = {
+    0: "success",
+    1: "unexpected failure",
+    2: "bad input",
+    3: "model missing or damaged",
+    4: "check failed",
+    5: "score store busy",
+    6: "dependency broken or unreachable",
+    7: "nothing to score",
+}
 
 app = typer.Typer(
     name="churn",
@@ -52,6 +67,11 @@ def handled(command: Callable) -> Callable:
             failure = config_error(e, option_name)
         except ChurnError as e:
             failure = e
+        except Exception as e:  # a dependency's own exception (the registry's database): one line too
+            fault = dependency_fault(e)
+            if fault is None:
+                raise
+            failure = fault
         for line in failure.lines():
             error(line)
         raise typer.Exit(failure.exit_code)

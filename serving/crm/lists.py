@@ -16,10 +16,11 @@ name and version, the as-of date of the scores and the time it was generated
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from features import contract as C
 from features.catalog import AS_OF, USER_ID
@@ -36,7 +37,7 @@ from serving.columns import (
     TOP_CATEGORY,
     VALUE_AT_RISK,
 )
-from serving.crm.targeting import CouponPolicy, check_issued_at, choose_targets, default_issued_at
+from serving.crm.targeting import MAX_CAMPAIGN_ID, MAX_SEED, CouponPolicy, check_issued_at, choose_targets, default_issued_at
 
 RANK = "rank"
 GENERATED_AT = "generated_at"
@@ -44,17 +45,22 @@ PROVENANCE = (AS_OF, MODEL_NAME, MODEL_VERSION, GENERATED_AT)
 LIST_KINDS = ("at-risk", "coupons", "activation")
 
 
+MAX_SEGMENT_VALUES = 50  # values per filter
+MAX_TOP = 10**9
+Segment = Annotated[str, StringConstraints(max_length=64)]
+
+
 class ListFilter(BaseModel):
     """Which scored users an at-risk list shows. Empty tuples mean "any"; ``top``: at most this many."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    bands: tuple[str, ...] = ()
-    member_tier: tuple[str, ...] = ()
-    city_tier: tuple[str, ...] = ()
-    region: tuple[str, ...] = ()
-    channel: tuple[str, ...] = ()
-    top: int | None = Field(None, gt=0)
+    bands: tuple[Segment, ...] = Field((), max_length=MAX_SEGMENT_VALUES)
+    member_tier: tuple[Segment, ...] = Field((), max_length=MAX_SEGMENT_VALUES)
+    city_tier: tuple[Segment, ...] = Field((), max_length=MAX_SEGMENT_VALUES)
+    region: tuple[Segment, ...] = Field((), max_length=MAX_SEGMENT_VALUES)
+    channel: tuple[Segment, ...] = Field((), max_length=MAX_SEGMENT_VALUES)
+    top: int | None = Field(None, gt=0, le=MAX_TOP)
 
     @field_validator("bands")
     @classmethod
@@ -72,13 +78,13 @@ class ListFilter(BaseModel):
 class ActivationPolicy(BaseModel):
     """The activation campaign: who gets the first-order nudge, and who is held out."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    campaign_id: str = Field(min_length=1)
+    campaign_id: str = Field(min_length=1, max_length=MAX_CAMPAIGN_ID)
     coupon_value: float = Field(0.0, ge=0, description="value of a first-order coupon; 0 for a message only")
-    top: int | None = Field(None, gt=0, description="at most this many users, most likely to activate first")
+    top: int | None = Field(None, gt=0, le=MAX_TOP, description="at most this many users, most likely to activate first")
     control_share: float = Field(0.1, ge=0, lt=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 def _provenance(frame: pd.DataFrame, scores: pd.DataFrame, generated_at: dt.datetime) -> pd.DataFrame:

@@ -31,6 +31,10 @@ COUPON, CALLBACK = "coupon", "callback"
 EXPECTED_VALUE = "expected_value"
 
 
+MAX_CAMPAIGN_ID = 64  # characters; every coupon id carries it
+MAX_SEED = 2**63 - 1
+
+
 def default_issued_at(as_of: dt.date) -> dt.datetime:
     """When the coupons of scores as of the end of day ``as_of`` go out by default: 00:00 UTC the next day (naive UTC)."""
     return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time())
@@ -47,18 +51,18 @@ def check_issued_at(issued_at: dt.datetime, as_of: dt.date) -> dt.datetime:
 
 
 class CouponPolicy(BaseModel):
-    """The campaign's money and rules."""
+    """The campaign's money and rules (every amount finite)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    campaign_id: str = Field(min_length=1)
+    campaign_id: str = Field(min_length=1, max_length=MAX_CAMPAIGN_ID)
     budget: float = Field(gt=0, description="total value of the coupons that may be issued")
     coupon_value: float = Field(gt=0)
     save_rate: float = Field(0.2, gt=0, le=1, description="share of would-be churners a coupon keeps")
     callback_value: float = Field(5000.0, gt=0, description="value at risk from which a user gets a callback instead")
     max_callbacks: int = Field(100, ge=0, description="callbacks the customer-service team can make; further high-value users get coupons")
     control_share: float = Field(0.1, ge=0, lt=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 def choose_targets(scores: pd.DataFrame, policy: CouponPolicy, issued_at: dt.datetime) -> pd.DataFrame:

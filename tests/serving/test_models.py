@@ -35,7 +35,7 @@ def test_a_directory_without_one_loadable_classifier_is_named(saved, tmp_path):
     (broken / "model").mkdir(parents=True)
     for name in ("model.json", BOOSTER_FILE):
         (broken / "model" / name).write_text((root / "artifacts" / "model" / name).read_text()[:300])
-    with pytest.raises(ModelFilesError, match="churn v2: the classifier cannot be loaded"):
+    with pytest.raises(ModelFilesError, match="churn v2: model.json is not valid JSON"):
         load_model(broken, "churn", "2", "churn v2")
 
 

@@ -160,3 +160,48 @@ def test_killing_the_job_at_any_moment_leaves_the_previous_scores(trained):
     finished = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
     assert finished.returncode == 0, finished.stderr
     assert set(_consistent(store, "churn")) == {dt.date(2025, 9, 30), dt.date(2025, 9, 20)}
+
+
+@pytest.mark.parametrize("as_of, side", [("2022-01-01", "before the data starts"), ("2099-01-01", "after the data ends")])
+def test_an_as_of_outside_the_data_publishes_nothing_whatever_is_allowed(trained, as_of, side):
+    from features.errors import ConfigError
+
+    root, data, _ = trained
+    store_url = f"duckdb:///{root / 'outside.duckdb'}"
+    config = _config(root, data, as_of=as_of, store=store_url, features_dir=root / "outside-features", allow_drift=True, max_drop=1)
+    with pytest.raises(ConfigError, match=f"as_of {as_of} is {side}: it must lie from 20") as e:
+        run_nightly(config, scored_at=RUN)
+    assert e.value.exit_code == 2
+    assert not (root / "outside.duckdb").exists() and not (root / "outside-features").exists()
+
+
+def _without_new_users(data, target, as_of: str, days: int):
+    """A copy of the dataset without the users who signed up in the ``days`` before ``as_of`` (and without their rows)."""
+    import shutil
+
+    shutil.copytree(data, target)
+    users = pd.read_parquet(target / "users.parquet")
+    signup = pd.to_datetime(users["signup_at"])
+    signup = signup.dt.tz_convert(None) if signup.dt.tz is not None else signup
+    end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    dropped = set(users.loc[(signup > end - pd.Timedelta(days=days)), "user_id"])
+    assert dropped, "the fixture should have new users to drop"
+    for path in target.glob("*.parquet"):
+        frame = pd.read_parquet(path)
+        if "user_id" in frame.columns:
+            frame[~frame["user_id"].isin(dropped)].to_parquet(path, index=False)
+    return target
+
+
+def test_a_night_without_new_users_publishes_churn_only_and_says_so(trained):
+    from features.labels import ACTIVATION_SIGNUP_DAYS
+
+    root, data, _ = trained
+    quiet = _without_new_users(data, root / "quiet-shop", AS_OF, ACTIVATION_SIGNUP_DAYS + 1)
+    store_url = f"duckdb:///{root / 'quiet.duckdb'}"
+    summary = run_nightly(_config(root, quiet, store=store_url, features_dir=root / "quiet-features"), scored_at=RUN)
+    store = ScoreStore(store_url)
+    assert [r.task for r in summary.runs] == ["churn"]
+    assert len(store.read("churn", dt.date(2025, 9, 30))) > 500
+    assert store.runs("activation").empty and FeatureSnapshots(root / "quiet-features").dates("activation") == []
+    assert "activation: no users to score as of 2025-09-30, nothing published for activation" in summary.line()
