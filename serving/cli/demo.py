@@ -1,7 +1,8 @@
 """``churn demo``: the main job on embedded defaults, one named step after another.
 
 Simulate (or reuse) a dataset, validate it, train and register the models,
-copy their reports, score with the champions, and write the CRM team's lists.
+copy their reports, score with the champions (the demo date and a week before
+it), and write the CRM team's lists and the nightly dashboard of the demo date.
 Everything goes under ``data/`` of the working directory.
 """
 
@@ -27,6 +28,7 @@ REPORTS = Path("data/reports")
 LISTS = Path("data/lists")
 EXPORT = Path("data/scores.parquet")
 TOP_ROWS = 10
+PREVIOUS_NIGHT_DAYS = 7  # the demo also scores a week before its date, so the dashboard shows what changed
 
 
 def demo(
@@ -45,9 +47,11 @@ def demo(
     for r in result.results:
         out.print(f"{r.task} report: {download_report(r.run_id, REPORTS)}")
     scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    score_with_champions(data, as_of - dt.timedelta(days=PREVIOUS_NIGHT_DAYS), scored_at)  # the dashboard's "previous run"
     churn, activation = score_with_champions(data, as_of, scored_at)
     for line in write_lists(churn, activation, as_of, scored_at, budget, coupon_value):
         out.print(line, highlight=False)
+    out.print(f"nightly dashboard: {write_dashboard(data, as_of).resolve()}  (make dashboard opens it)", highlight=False)
     out.print(f"MLflow: {uri}  (mlflow ui --backend-store-uri {uri})")
 
 
@@ -114,6 +118,13 @@ def score_with_champions(data: Path, as_of: dt.date, scored_at: dt.datetime) -> 
     out.print(f"scored {summary.line()}", highlight=False)
     store = ScoreStore(DEFAULT_STORE)
     return store.read("churn", as_of), store.read("activation", as_of)
+
+
+def write_dashboard(data: Path, as_of: dt.date) -> Path:
+    """Step 5: the nightly dashboard of the demo date (scores, lists, registry, campaign readouts)."""
+    from serving.reports.dashboard import DashboardConfig, write_nightly_report
+
+    return write_nightly_report(DashboardConfig(as_of=str(as_of), data=data, lists_dir=LISTS, out_dir=REPORTS))
 
 
 def top_table(at_risk: pd.DataFrame, scored: int, as_of: dt.date) -> Table:

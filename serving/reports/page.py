@@ -38,11 +38,12 @@ def _pct(x: float) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f} %"
 
 
-def _change(x: float | None) -> str:
-    """A change in users: +12 (more at risk: red), -5 (green), 0; blank without a previous run."""
+def _change(x: float | None, more_is_good: bool = False) -> str:
+    """A change in users: +12 (more at risk: red; green when ``more_is_good``), -5, 0; "–" without a previous run."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "–"
-    cls = "up" if x > 0 else "down" if x < 0 else ""
+    worse = x < 0 if more_is_good else x > 0
+    cls = "" if x == 0 else "up" if worse else "down"
     return f'<span class="{cls}">{x:+,.0f}</span>'
 
 
@@ -94,7 +95,7 @@ def bands_panel(inputs: NightlyInputs, counts: pd.DataFrame, cutoffs: BandCutoff
         legend += f" &nbsp; dashed line: the run of {inputs.previous_run.as_of}"
     rows = "".join(
         f"<tr><td>{_band(band)}</td>{_fig(f'band-{band}-users', _n(r.users))}<td>{_pct(r.share)}</td>"
-        f"{_fig(f'band-{band}-change', _change(r.change))}<td>{_n(r.value_at_risk)}</td></tr>"
+        f"{_fig(f'band-{band}-change', _change(r.change, more_is_good=band == 'low'))}<td>{_n(r.value_at_risk)}</td></tr>"
         for band, r in counts.iterrows()
     )
     since = f"change since {inputs.previous_run.as_of}" if inputs.previous_run else "change"

@@ -49,7 +49,7 @@ td.text { max-width: 420px; }
 .legend { color: var(--muted); font-size: 12px; margin: 4px 0 0; }
 .legend i { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 10px; vertical-align: -1px; }
 .notes { color: var(--muted); font-size: 12.5px; }
-.chart { display: block; max-width: 100%; height: auto; }
+.chart { display: block; width: 100%; max-width: 760px; height: auto; }
 @media (max-width: 1100px) { .grid { grid-template-columns: 1fr; } main { padding: 12px; }
   .segments.two { grid-template-columns: 1fr; } }
 @media print { body { background: #fff; } .panel { break-inside: avoid; } }

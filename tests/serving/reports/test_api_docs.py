@@ -131,3 +131,16 @@ def test_the_docs_page_renders_in_chromium_without_the_network(server, chromium,
         assert route in dom, route
     shot = chromium.screenshot(f"{url}/", screenshots / "api-docs-1400.png", 1400, 1800, wait_ms=15000, extra=(offline,))
     print(f"screenshot: {shot}")
+
+
+def test_dashboard_file_accepts_a_date_or_latest_and_nothing_else(tmp_path):
+    from serving.api.docs import dashboard_file
+
+    assert dashboard_file(tmp_path, "latest") is None
+    for day in ("2025-08-24", "2025-08-31"):
+        (tmp_path / f"nightly-{day}.html").write_text(day)
+    (tmp_path / "nightly-notes.html").write_text("not a page of a date")
+    assert dashboard_file(tmp_path, "latest") == tmp_path / "nightly-2025-08-31.html"
+    assert dashboard_file(tmp_path, "2025-08-24") == tmp_path / "nightly-2025-08-24.html"
+    for name in ("2025-08-30", "2025-02-30", "../nightly-2025-08-24", "2025-08-24.html", "notes", ""):
+        assert dashboard_file(tmp_path, name) is None, name
