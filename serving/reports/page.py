@@ -19,7 +19,7 @@ from serving.reports.charts import BAND_COLOURS, bar_chart_svg, score_histogram_
 from serving.reports.sources import NightlyInputs, RunInfo
 from serving.reports.template import PAGE, STYLE
 
-PANELS = ("bands", "segments", "reasons", "movers", "lists", "checks", "model", "campaigns")
+PANELS = ("bands", "segments", "reasons", "movers", "lists", "checks", "model", "campaigns", "retention")
 SEGMENT_TITLES = {"member_tier": "member tier", "city_tier": "city tier", "region": "region", "channel": "channel"}
 MOVERS_SHOWN = 6
 REASONS_PER_SEGMENT = 2
@@ -270,12 +270,35 @@ def campaigns_panel(inputs: NightlyInputs) -> str:
     return _panel("campaigns", "Campaign readouts", what, "".join(blocks))
 
 
+def retention_panel(inputs: NightlyInputs) -> str:
+    """Retention by member tier: per tier, the share of its users with a purchase in each 30-day month since signup."""
+    what = ("Share of each member tier's users with a purchase in each 30-day month since signup; a month counts once it has "
+            "ended and when the order log covers it (users: the most counted in any month).")  # fmt: skip
+    if inputs.retention is None or inputs.retention.empty:
+        return _panel("retention", "Retention by member tier", what, "<p class='notes'>Not shown: see the notes.</p>")
+    from serving.crm.retention import retention_table
+
+    wide = retention_table(inputs.retention)
+    months = [c for c in wide.columns if c.startswith("m") and c[1:].isdigit()]
+    head = "<tr><th class='text'>member tier</th><th>users</th>" + "".join(f"<th>month {c[1:]}</th>" for c in months) + "</tr>"
+    rows = []
+    for r in wide.itertuples(index=False):
+        row = r._asdict()
+        cells = []
+        for c in months:
+            v = row[c]
+            shade = "" if v != v else f' style="background: rgba(59,111,182,{0.08 + 0.5 * v:.2f})"'
+            cells.append(f'<td{shade} data-figure="retention-{_e(row["group"])}-{c}">{"" if v != v else _pct(v)}</td>')
+        rows.append(f'<tr><td class="text">{_e(row["group"])}</td><td>{_n(row["cohort_users"])}</td>{"".join(cells)}</tr>')
+    return _panel("retention", "Retention by member tier", what, f"<table>{head}{''.join(rows)}</table>", wide=True)
+
+
 def nightly_page(inputs: NightlyInputs, cutoffs: BandCutoffs = BandCutoffs()) -> str:
     """The dashboard of ``inputs.as_of`` as HTML text."""
     counts = panels.band_counts(inputs.scores, inputs.previous)
     body = [
         bands_panel(inputs, counts, cutoffs), movers_panel(inputs), segments_panel(inputs), reasons_panel(inputs),
-        lists_panel(inputs), model_panel(inputs), checks_panel(inputs), campaigns_panel(inputs),
+        lists_panel(inputs), model_panel(inputs), checks_panel(inputs), campaigns_panel(inputs), retention_panel(inputs),
     ]  # fmt: skip
     if inputs.notes:
         body.append(_panel("notes", "Notes", "What this page could not show, and why.",

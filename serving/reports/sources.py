@@ -21,6 +21,7 @@ from serving.batch.store import ScoreStore
 
 CHURN, ACTIVATION = "churn", "activation"
 LIST_KINDS = ("at-risk", "coupons", "activation")
+RETENTION_MONTHS = 6
 MAX_READOUTS = 3
 
 
@@ -58,6 +59,7 @@ class NightlyInputs:
     quality: ModelQuality | None
     readouts: list  # serving.crm.campaign.CampaignReadout, most recent campaign first
     notes: list[str] = field(default_factory=list)
+    retention: pd.DataFrame | None = None  # serving.crm.retention.retention by member tier; None: no dataset
 
 
 def _runs(store: ScoreStore, model: str) -> list[RunInfo]:
@@ -92,16 +94,34 @@ def model_quality(name: str, version: str) -> ModelQuality:
     return ModelQuality(float(auc), grade, word, run.data.params.get("validation_date"))
 
 
-def campaign_readouts(data: Path, as_of: dt.date, notes: list[str], limit: int = MAX_READOUTS) -> list:
-    """Readouts at ``as_of`` of the ``limit`` most recent campaigns in the dataset whose horizon is complete."""
+def dataset_tables(data: Path) -> dict:
+    """The dataset's tables (validated against the contract once, for every panel that reads it)."""
+    from features.validation import load_dataset
+
+    dataset = load_dataset(data)
+    return {name: dataset.table(name) for name in dataset.tables}
+
+
+def tier_retention(tables: dict, as_of: dt.date, notes: list[str]) -> pd.DataFrame | None:
+    """Retention by member tier at ``as_of`` (:func:`serving.crm.retention.retention`), or None with a note."""
+    from features import contract as C
+    from serving.crm.retention import retention
+
+    try:
+        return retention(tables, as_of, by=C.Users.MEMBER_TIER, months=RETENTION_MONTHS)
+    except ConfigError as e:
+        notes.append(f"retention by member tier: {e.message}")
+        return None
+
+
+def campaign_readouts(tables: dict, data: Path, as_of: dt.date, notes: list[str], limit: int = MAX_READOUTS) -> list:
+    """Readouts at ``as_of`` of the ``limit`` most recent campaigns in the dataset (``tables``, read from ``data``)
+    whose horizon is complete."""
     import ibis
 
     from features import contract as C
-    from features.validation import load_dataset
     from serving.crm.campaign import DEFAULT_HORIZON_DAYS, campaign_readout
 
-    dataset = load_dataset(data)
-    tables = {name: dataset.table(name) for name in dataset.tables}
     if C.COUPONS not in tables:
         notes.append(f"the dataset {data} has no coupons table: no campaign readouts")
         return []
@@ -158,7 +178,11 @@ def load_inputs(as_of: dt.date, store_url: str, lists_dir: Path, data: Path | No
             quality = model_quality(run.model_name, run.model_version)
         except ChurnError as e:
             notes.append(f"model quality unknown: {e.message}")
-    readouts = campaign_readouts(data, as_of, notes) if data is not None else []
+    readouts, retention = [], None
     if data is None:
-        notes.append("no dataset given (--data): no campaign readouts")
-    return NightlyInputs(as_of, scores, run, previous, previous_run, activation_run, lists, quality, readouts, notes)
+        notes.append("no dataset given (--data): no campaign readouts, no retention by member tier")
+    else:
+        tables = dataset_tables(data)
+        readouts = campaign_readouts(tables, data, as_of, notes)
+        retention = tier_retention(tables, as_of, notes)
+    return NightlyInputs(as_of, scores, run, previous, previous_run, activation_run, lists, quality, readouts, notes, retention)

@@ -190,3 +190,21 @@ def test_the_page_has_every_panel_with_its_numbers_and_fetches_nothing():
     # Self-contained: no script, nothing fetched from elsewhere (the SVG namespace is a name, not a fetch).
     assert "<script" not in page and "url(" not in page and "@import" not in page
     assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+def test_the_retention_panel_shows_each_tiers_monthly_rates():
+    from serving.crm.retention import retention
+    from tests.serving.crm.test_retention import AS_OF as RETENTION_AS_OF
+    from tests.serving.crm.test_retention import tables as retention_tables
+
+    frame = retention(retention_tables(), RETENTION_AS_OF, by="member_tier", months=6)
+    inputs = NightlyInputs(
+        as_of=TONIGHT, scores=TONIGHT_SCORES, run=_run(TONIGHT, {}), previous=None, previous_run=None, activation_run=None,
+        lists={}, quality=None, readouts=[], retention=frame,
+    )  # fmt: skip
+    f = _figures(nightly_page(inputs))
+    # the hand-computed shop of the retention tests: gold 2/2, 1/1, 0/1; regular has no observed month 2
+    assert (f["retention-gold-m0"], f["retention-gold-m1"], f["retention-gold-m2"]) == ("100.0 %", "100.0 %", "0.0 %")
+    assert (f["retention-regular-m1"], f["retention-regular-m2"], f["retention-regular-m3"]) == ("100.0 %", "", "100.0 %")
+    empty = nightly_page(NightlyInputs(**{**inputs.__dict__, "retention": None}))
+    assert 'data-panel="retention"' in empty and "retention-gold-m0" not in empty
