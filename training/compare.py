@@ -36,8 +36,8 @@ from features.labels import (
     ACTIVATION_HORIZON_DAYS,
     CHURN,
     DEFAULT_HORIZON_DAYS,
-    DEFAULT_LOOKBACK_DAYS,
     TASKS,
+    ChurnDefinition,
     activation_labels,
     churn_labels,
     restrict,
@@ -76,7 +76,7 @@ def label_rate_over_time(
     today: AsOf,
     task: str = CHURN,
     horizon_days: int | None = None,
-    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    definition: ChurnDefinition | None = None,
 ) -> pd.DataFrame:
     """Population size and label rate at each snapshot date, with the definitions of :mod:`features.labels`.
 
@@ -86,7 +86,10 @@ def label_rate_over_time(
     """
     if task not in TASKS:
         raise ConfigError(f"task {task!r} is not one of {', '.join(TASKS)}")
-    horizon = horizon_days if horizon_days is not None else (DEFAULT_HORIZON_DAYS if task == CHURN else ACTIVATION_HORIZON_DAYS)
+    definition = definition or ChurnDefinition()
+    if horizon_days is not None and task == CHURN:
+        definition = definition.model_copy(update={"horizon_days": horizon_days})
+    horizon = definition.horizon_days if task == CHURN else (horizon_days or ACTIVATION_HORIZON_DAYS)
     last = as_of_date(today)
     days = sorted(as_of_date(d) for d in dates)
     late = [d for d in days if d + dt.timedelta(days=horizon) > last]
@@ -99,7 +102,7 @@ def label_rate_over_time(
     rows = []
     for day in days:
         if task == CHURN:
-            labels = churn_labels(safe, day, horizon, lookback_days)
+            labels = churn_labels(safe, day, definition)
         else:
             labels = activation_labels(safe, day, horizon)
         counts = labels.aggregate(n=labels.count(), k=labels[LABEL].sum()).to_pandas().iloc[0]
