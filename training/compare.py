@@ -42,7 +42,7 @@ from features.labels import (
     churn_labels,
     restrict,
 )
-from training.registry import CHAMPION, PREVIOUS_CHAMPION_TAG, RegistryError, alias_version
+from training.registry import CHAMPION, HISTORY_TAG, PREVIOUS_CHAMPION_TAG, RegistryError, alias_version
 
 # Columns of label_rate_over_time.
 USERS = "users"
@@ -324,6 +324,7 @@ class ChampionState:
     name: str
     version: str | None
     previous: str | None
+    history: str | None = None  # the earlier champions, as the registry's history tag holds them
 
 
 def champion_state(name: str) -> ChampionState:
@@ -335,7 +336,7 @@ def champion_state(name: str) -> ChampionState:
         tags = client.get_registered_model(name).tags
     except MlflowException:
         return ChampionState(name, None, None)
-    return ChampionState(name, alias_version(client, name, CHAMPION), tags.get(PREVIOUS_CHAMPION_TAG))
+    return ChampionState(name, alias_version(client, name, CHAMPION), tags.get(PREVIOUS_CHAMPION_TAG), tags.get(HISTORY_TAG))
 
 
 def restore_champion(state: ChampionState) -> str:
@@ -359,4 +360,9 @@ def restore_champion(state: ChampionState) -> str:
             client.delete_registered_model_tag(name, PREVIOUS_CHAMPION_TAG)
     else:
         client.set_registered_model_tag(name, PREVIOUS_CHAMPION_TAG, state.previous)
+    if state.history is None:
+        if HISTORY_TAG in client.get_registered_model(name).tags:
+            client.delete_registered_model_tag(name, HISTORY_TAG)
+    else:
+        client.set_registered_model_tag(name, HISTORY_TAG, state.history)
     return f"{name}: champion put back to version {state.version or 'none'} (training had moved it to version {now})"
