@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     from training.backtest import make_folds, run_backtest
     from training.estimator import ChurnClassifier
 
-    console = Console(width=max(Console().width, 130))
+    console = Console(width=max(Console().width, 170))
     data = args.cache / f"training-users{args.users}-days{args.days}-seed{args.seed}"
     if not (data / MANIFEST).exists():
         with console.status(f"simulating {args.users:,} users over {args.days} days"):
