@@ -110,8 +110,7 @@ def set_champion(client: MlflowClient, name: str, version: str) -> str | None:
     """Move ``champion`` to ``version``; remembers and returns the previous champion version."""
     previous = alias_version(client, name, CHAMPION)
     if previous is not None and previous != version:
-        client.set_registered_model_tag(name, PREVIOUS_CHAMPION_TAG, previous)
-        _set_history(client, name, [*_history(client, name), previous])
+        _set_history(client, name, [*_history(client, name), previous])  # also sets the previous-champion tag
     client.set_registered_model_alias(name, CHAMPION, version)
     return previous
 
