@@ -100,7 +100,11 @@ def prepare(root: Path, users: int, console) -> dict:
     try:
         use_tracking(f"sqlite:///{root / 'mlflow.db'}")
         with console.status("training and registering the churn model"):
-            train(load_dataset(data), TrainConfig(as_of=AS_OF, snapshots=2, max_rounds=200, experiment="bench", activation=False))
+            trained = train(load_dataset(data), TrainConfig(as_of=AS_OF, snapshots=2, max_rounds=200, experiment="bench", activation=False))
+            if not trained.results[0].decision.promoted:  # a small benchmark world may fail the promotion gate; the service needs a champion
+                from training.registry import promote
+
+                promote("churn", trained.results[0].version)
         with console.status("nightly scoring"):
             run_nightly(
                 NightlyConfig(data=data, as_of=AS_OF, store=f"duckdb:///{root / 'scores.duckdb'}", features_dir=root / "features",

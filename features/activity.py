@@ -6,7 +6,7 @@ import ibis
 import ibis.expr.types as ir
 
 from features import contract as C
-from features.catalog import USER_ID, WINDOWS
+from features.catalog import CART_WINDOWS, USER_ID, WINDOWS
 from features.window import Cut, join_users, rate_ratio, visible
 
 AT, TYPE, SESSION, DURATION = C.Events.EVENT_AT, C.Events.EVENT_TYPE, C.Events.SESSION_ID, C.Events.DURATION_S
@@ -22,6 +22,7 @@ def activity_features(events: ir.Table, cut: Cut) -> ir.Table:
     """
     e = visible(events, AT, cut)
     is_login = e[TYPE] == C.EVENT_LOGIN
+    is_cart = e[TYPE] == C.EVENT_ADD_TO_CART
     has_session, has_duration = SESSION in e.columns, DURATION in e.columns
     m: dict[str, ir.Scalar] = {}
     for w in WINDOWS:
@@ -30,6 +31,8 @@ def activity_features(events: ir.Table, cut: Cut) -> ir.Table:
         if has_duration:
             m[f"browse_seconds_{w}d"] = e[DURATION].sum(where=inside).fill_null(0.0)
         m[f"logins_{w}d"] = e[USER_ID].count(where=inside & is_login)
+        if w in CART_WINDOWS:
+            m[f"carts_{w}d"] = e[USER_ID].count(where=inside & is_cart)
     m["_events_prev28"] = e[USER_ID].count(where=cut.between(e[AT], 7, 35))
     m["_events_prev60"] = e[USER_ID].count(where=cut.between(e[AT], 30, 90))
     m["_logins_prev28"] = e[USER_ID].count(where=cut.between(e[AT], 7, 35) & is_login)

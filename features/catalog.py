@@ -20,6 +20,7 @@ USER_ID = C.Users.USER_ID
 AS_OF = "as_of"
 LABEL = "label"
 WINDOWS = (7, 30, 90)
+CART_WINDOWS = (7, 30)  # carts: intent to buy, recent by nature (a first purchase follows within days)
 
 
 class FeatureKind(str, Enum):
@@ -61,6 +62,7 @@ FEATURES: tuple[Feature, ...] = (
     *(_f(f"sessions_{w}d", "activity", COUNT, E, f"distinct sessions in the last {w} days", SESSION) for w in WINDOWS),
     *(_f(f"active_days_{w}d", "activity", COUNT, E, f"days with any event in the last {w} days") for w in WINDOWS),
     *(_f(f"browse_seconds_{w}d", "activity", NUMBER, E, f"browse seconds in the last {w} days", DURATION) for w in WINDOWS),
+    *(_f(f"carts_{w}d", "activity", COUNT, E, f"add-to-cart events in the last {w} days") for w in CART_WINDOWS),
     _f("browse_seconds_per_session_30d", "activity", NUMBER, E, "browse seconds per session, last 30 days", SESSION + DURATION),
     _f("days_since_last_event", "activity", NUMBER, E, "days since the last event"),
     _f("activity_trend_7_28", "activity", NUMBER, E, "events per day: last 7 days / the 28 days before"),

@@ -1,15 +1,20 @@
 """Populations and labels, and the training-set builder that stacks snapshots.
 
-Churn: the population at ``as_of`` is every user with at least one purchase in
-the ``lookback_days`` before it; the label is 1 if the user makes no purchase
-in ``(as_of, as_of + horizon_days]``.
+Churn is what the marketer defines (:class:`ChurnDefinition`): the population at
+``as_of`` is every user with a paid order in the last ``order_days`` and, by
+default, a session (any event) in the last ``session_days``: users still active,
+so that a warning can reach them. The label is 1 if the churn ``event`` (a paid
+order, or any session) does not happen in ``(as_of, as_of + horizon_days]``.
+Users with an order in the last ``order_days`` but no session in the last
+``session_days`` have already lapsed: they form the :func:`winback_population`.
 
 Activation: the population is every user who signed up in the
 ``signup_days`` before ``as_of`` and has not bought yet; the label is 1 if
 their first purchase falls in ``(as_of, as_of + horizon_days]``.
 
-Labels are the only code that reads rows after ``as_of``; the training-set
-builder never reads anything after its "today".
+Windows ending at ``as_of`` cover ``(as_of - w, as_of]`` in days (up to the end
+of the ``as_of`` day). Labels are the only code that reads rows after ``as_of``;
+the training-set builder never reads anything after its "today".
 """
 
 from __future__ import annotations
@@ -25,15 +30,25 @@ from features import contract as C
 from features.asof import AsOf, as_of_date, cutoff
 from features.build import compute_features
 from features.catalog import AS_OF, LABEL, USER_ID
+from features.definition import (  # noqa: F401  (re-exported: the definition is part of the labels' API)
+    CHURN,
+    CHURN_EVENTS,
+    DEFAULT_HORIZON_DAYS,
+    DEFAULT_LOOKBACK_DAYS,
+    DEFAULT_SESSION_DAYS,
+    DEFINITION_FILE,
+    EVENT_ORDER,
+    EVENT_SESSION,
+    ORDERS_ONLY,
+    ChurnDefinition,
+    definition_from,
+)
 from features.errors import ConfigError
 from features.purchases import purchases
 from features.window import Cut, visible
 
-CHURN = "churn"
 ACTIVATION = "activation"
 TASKS = (CHURN, ACTIVATION)
-DEFAULT_LOOKBACK_DAYS = 180
-DEFAULT_HORIZON_DAYS = 30
 ACTIVATION_SIGNUP_DAYS = 14
 ACTIVATION_HORIZON_DAYS = 14
 
@@ -44,22 +59,64 @@ def _purchases_between(orders: ir.Table, start: dt.datetime, end: dt.datetime) -
     return p.filter((at >= ibis.literal(start, type="timestamp")) & (at < ibis.literal(end, type="timestamp")))
 
 
-def churn_population(tables: Mapping[str, ir.Table], as_of: AsOf, lookback_days: int = DEFAULT_LOOKBACK_DAYS) -> ir.Table:
-    """Users (``user_id``) with a purchase in the ``lookback_days`` up to ``as_of``."""
+def _events_between(tables: Mapping[str, ir.Table], start: dt.datetime, end: dt.datetime, definition: ChurnDefinition) -> ir.Table:
+    if C.EVENTS not in tables:
+        raise ConfigError(
+            f"churn definition needs table {C.EVENTS} (session_days={definition.session_days}, event={definition.event}); "
+            "for orders-only data use session_days=None (--session-days 0) and event=order"
+        )
+    e = tables[C.EVENTS]
+    at = e[C.Events.EVENT_AT]
+    return e.filter((at >= ibis.literal(start, type="timestamp")) & (at < ibis.literal(end, type="timestamp")))
+
+
+def _buyers(tables: Mapping[str, ir.Table], as_of: AsOf, definition: ChurnDefinition) -> ir.Table:
     cut = cutoff(as_of)
-    recent = _purchases_between(tables[C.ORDERS], cut - dt.timedelta(days=lookback_days), cut)
-    return recent.select(USER_ID).distinct()
+    return _purchases_between(tables[C.ORDERS], cut - dt.timedelta(days=definition.order_days), cut).select(USER_ID).distinct()
 
 
-def churn_labels(
-    tables: Mapping[str, ir.Table],
-    as_of: AsOf,
-    horizon_days: int = DEFAULT_HORIZON_DAYS,
-    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
-) -> ir.Table:
-    """The churn population with ``label`` = 1 if no purchase in ``(as_of, as_of + horizon_days]``."""
-    population = churn_population(tables, as_of, lookback_days)
-    return _label_future_purchase(tables, population, as_of, horizon_days, label_if_bought=False)
+def _visitors(tables: Mapping[str, ir.Table], as_of: AsOf, definition: ChurnDefinition) -> ir.Table:
+    cut = cutoff(as_of)
+    days = definition.session_days or 0
+    return _events_between(tables, cut - dt.timedelta(days=days), cut, definition).select(USER_ID).distinct()
+
+
+def churn_population(tables: Mapping[str, ir.Table], as_of: AsOf, definition: ChurnDefinition | None = None) -> ir.Table:
+    """Users (``user_id``) the churn model scores at ``as_of`` under ``definition`` (default: :class:`ChurnDefinition`()).
+
+    A paid order in ``(as_of - order_days, as_of]`` and, unless ``session_days`` is None, a session in
+    ``(as_of - session_days, as_of]``. ConfigError when a session is needed and there is no events table.
+    """
+    definition = definition or ChurnDefinition()
+    buyers = _buyers(tables, as_of, definition)
+    if definition.session_days is None:
+        return buyers
+    visitors = _visitors(tables, as_of, definition)
+    return buyers.filter(buyers[USER_ID].isin(visitors[USER_ID]))
+
+
+def winback_population(tables: Mapping[str, ir.Table], as_of: AsOf, definition: ChurnDefinition | None = None) -> ir.Table:
+    """Users who have already lapsed under ``definition``: a paid order in the last ``order_days`` but no session in the
+    last ``session_days`` (empty when the definition needs no session). The win-back list starts from them."""
+    definition = definition or ChurnDefinition()
+    buyers = _buyers(tables, as_of, definition)
+    if definition.session_days is None:
+        return buyers.filter(ibis.literal(False))
+    visitors = _visitors(tables, as_of, definition)
+    return buyers.filter(~buyers[USER_ID].isin(visitors[USER_ID]))
+
+
+def churn_labels(tables: Mapping[str, ir.Table], as_of: AsOf, definition: ChurnDefinition | None = None) -> ir.Table:
+    """The churn population with ``label`` = 1 if the churn event does not happen in ``(as_of, as_of + horizon_days]``."""
+    definition = definition or ChurnDefinition()
+    population = churn_population(tables, as_of, definition)
+    cut = cutoff(as_of)
+    end = cut + dt.timedelta(days=definition.horizon_days)
+    if definition.event == EVENT_ORDER:
+        future = _purchases_between(tables[C.ORDERS], cut, end)
+    else:
+        future = _events_between(tables, cut, end, definition)
+    return _label_future(population, future, label_if_seen=False)
 
 
 def activation_population(tables: Mapping[str, ir.Table], as_of: AsOf, signup_days: int = ACTIVATION_SIGNUP_DAYS) -> ir.Table:
@@ -88,10 +145,15 @@ def _label_future_purchase(
     """``population`` with ``label`` telling whether each user buys in ``(as_of, as_of + horizon_days]``."""
     cut = cutoff(as_of)
     future = _purchases_between(tables[C.ORDERS], cut, cut + dt.timedelta(days=horizon_days))
-    bought = future.select(USER_ID).distinct().mutate(_bought=ibis.literal(1))
-    joined = population.left_join(bought, population[USER_ID] == bought[USER_ID])
-    did_buy = joined["_bought"].notnull()
-    return joined.select(population[USER_ID], **{LABEL: (did_buy if label_if_bought else ~did_buy).cast("int8")})
+    return _label_future(population, future, label_if_seen=label_if_bought)
+
+
+def _label_future(population: ir.Table, future: ir.Table, *, label_if_seen: bool) -> ir.Table:
+    """``population`` with ``label``: whether each user has a row in ``future`` (or has none, ``label_if_seen=False``)."""
+    seen = future.select(USER_ID).distinct().mutate(_seen=ibis.literal(1))
+    joined = population.left_join(seen, population[USER_ID] == seen[USER_ID])
+    did = joined["_seen"].notnull()
+    return joined.select(population[USER_ID], **{LABEL: (did if label_if_seen else ~did).cast("int8")})
 
 
 def restrict(tables: Mapping[str, ir.Table], today: AsOf) -> dict[str, ir.Table]:
@@ -120,22 +182,34 @@ def training_set(
     snapshots: int = 6,
     every_days: int = 30,
     horizon_days: int | None = None,
-    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    definition: ChurnDefinition | None = None,
+    dates: list[dt.date] | None = None,
     on_snapshot: Callable[[dt.date], None] | None = None,
 ) -> pd.DataFrame:
     """Stacked (user, as_of) snapshots with features and ``label``, oldest first.
 
     today: nothing after it is read; every label window ends by it.
+    definition: the churn task's population and label (default :class:`ChurnDefinition`()); its
+    horizon is used unless ``horizon_days`` is given. Activation ignores it.
+    dates: explicit snapshot dates instead of ``snapshots`` every ``every_days`` (each label window
+    must end by ``today``; ConfigError otherwise).
     Returns columns ``user_id``, ``as_of`` (date), the features, ``label``.
     """
     if task not in TASKS:
         raise ConfigError(f"task {task!r} is not one of {', '.join(TASKS)}")
-    horizon = horizon_days if horizon_days is not None else (DEFAULT_HORIZON_DAYS if task == CHURN else ACTIVATION_HORIZON_DAYS)
+    definition = definition or ChurnDefinition()
+    if task == CHURN and horizon_days is not None and horizon_days != definition.horizon_days:
+        definition = definition.model_copy(update={"horizon_days": horizon_days})
+    horizon = definition.horizon_days if task == CHURN else (horizon_days or ACTIVATION_HORIZON_DAYS)
     safe = restrict(tables, today)
     frames = []
-    for date in snapshot_dates(today, snapshots, every_days, horizon):
+    if dates is not None:
+        late = [d for d in dates if d + dt.timedelta(days=horizon) > as_of_date(today)]
+        if late or not dates:
+            raise ConfigError(f"snapshot dates must be given and end their {horizon}-day label window by {as_of_date(today)}; {late[:1] or 'none given'}")
+    for date in sorted(dates) if dates is not None else snapshot_dates(today, snapshots, every_days, horizon):
         if task == CHURN:
-            labels = churn_labels(safe, date, horizon, lookback_days)
+            labels = churn_labels(safe, date, definition)
         else:
             labels = activation_labels(safe, date, horizon)
         labelled = labels.to_pandas()

@@ -71,12 +71,22 @@ def check_meta(directory: Path, what: str) -> dict:
     if not isinstance(meta.get("categories"), dict):
         problems.append("categories is not an object")
     calibration = meta.get("calibration")
-    x, y = (calibration.get("x"), calibration.get("y")) if isinstance(calibration, dict) else (None, None)
-    if not (isinstance(x, list) and isinstance(y, list) and len(x) == len(y) and _numbers(x, "x") and _numbers(y, "y")):
-        problems.append("calibration is not two lists of finite numbers of one length")
+    if not _calibration_ok(calibration):
+        problems.append("calibration is neither three finite beta parameters nor two lists of finite numbers of one length")
     if problems:
         raise ModelFilesError(f"{what}: {META_FILE}: {'; '.join(problems)}")
     return meta
+
+
+def _calibration_ok(calibration: object) -> bool:
+    """The beta map's three parameters (``{"beta": [a, b, c]}``), or an older model's isotonic breakpoints (``x``, ``y``)."""
+    if not isinstance(calibration, dict):
+        return False
+    if "beta" in calibration:
+        beta = calibration["beta"]
+        return isinstance(beta, list) and len(beta) == 3 and _numbers(beta, "beta")
+    x, y = calibration.get("x"), calibration.get("y")
+    return isinstance(x, list) and isinstance(y, list) and len(x) == len(y) and _numbers(x, "x") and _numbers(y, "y")
 
 
 def _header(lines: list[str], what: str) -> dict[str, str]:

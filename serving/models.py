@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from features.definition import ChurnDefinition
 from features.errors import ConfigError
 from serving.model_files import ModelFilesError, check_model_files
 from training.estimator import META_FILE, ChurnClassifier
@@ -25,11 +26,13 @@ URI = re.compile(r"^models:/(?P<name>[A-Za-z0-9_.-]+)(?:@(?P<alias>[A-Za-z0-9_-]
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A fitted classifier and the registry name and version it was loaded as."""
+    """A fitted classifier, the registry name and version it was loaded as, and the churn definition it was trained
+    for (task.json beside the classifier; None for an activation model or one saved before definitions)."""
 
     model: ChurnClassifier
     name: str
     version: str
+    definition: ChurnDefinition | None = None
 
 
 def load_model(directory: Path, name: str, version: str, what: str) -> LoadedModel:
@@ -43,7 +46,11 @@ def load_model(directory: Path, name: str, version: str, what: str) -> LoadedMod
     except Exception as e:  # a truncated booster or bad JSON: name the model, no traceback
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise ModelFilesError(f"{what}: the classifier cannot be loaded ({type(e).__name__}: {first})") from None
-    return LoadedModel(model, name, str(version))
+    try:
+        definition = ChurnDefinition.load(metas[0].parent)
+    except ConfigError as e:
+        raise ModelFilesError(f"{what}: {e.message}") from None
+    return LoadedModel(model, name, str(version), definition)
 
 
 def registry_name(uri: str) -> str:

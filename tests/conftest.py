@@ -85,6 +85,7 @@ def service_workspace(tmp_path_factory) -> ServiceWorkspace:
     from serving.api.bundle import import_champions
     from serving.batch.nightly import NightlyConfig, run_nightly
     from training.pipeline import TrainConfig, train
+    from training.registry import promote
 
     root = tmp_path_factory.mktemp("service")
     data = simulate(SimulationConfig(users=1500, days=243, seed=5), root / "shop").out
@@ -103,7 +104,9 @@ def service_workspace(tmp_path_factory) -> ServiceWorkspace:
         bundle_tag="",
     )
     with ws.mlflow():
-        train(load_dataset(data), TrainConfig(as_of=SERVICE_AS_OF, snapshots=2, max_rounds=100, experiment="service", activation=False))
+        trained = train(load_dataset(data), TrainConfig(as_of=SERVICE_AS_OF, snapshots=2, max_rounds=100, experiment="service", activation=False))
+        if not trained.results[0].decision.promoted:  # 1,500 users are too few for the promotion gate; the service needs a champion
+            promote("churn", trained.results[0].version)
         run_nightly(
             NightlyConfig(
                 data=data, as_of=SERVICE_AS_OF, store=ws.store_url, features_dir=ws.features_dir, activation_model=None, allow_drift=True

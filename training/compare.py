@@ -36,13 +36,13 @@ from features.labels import (
     ACTIVATION_HORIZON_DAYS,
     CHURN,
     DEFAULT_HORIZON_DAYS,
-    DEFAULT_LOOKBACK_DAYS,
     TASKS,
+    ChurnDefinition,
     activation_labels,
     churn_labels,
     restrict,
 )
-from training.registry import CHAMPION, PREVIOUS_CHAMPION_TAG, RegistryError, alias_version
+from training.registry import CHAMPION, HISTORY_TAG, PREVIOUS_CHAMPION_TAG, RegistryError, alias_version
 
 # Columns of label_rate_over_time.
 USERS = "users"
@@ -76,7 +76,7 @@ def label_rate_over_time(
     today: AsOf,
     task: str = CHURN,
     horizon_days: int | None = None,
-    lookback_days: int = DEFAULT_LOOKBACK_DAYS,
+    definition: ChurnDefinition | None = None,
 ) -> pd.DataFrame:
     """Population size and label rate at each snapshot date, with the definitions of :mod:`features.labels`.
 
@@ -86,7 +86,10 @@ def label_rate_over_time(
     """
     if task not in TASKS:
         raise ConfigError(f"task {task!r} is not one of {', '.join(TASKS)}")
-    horizon = horizon_days if horizon_days is not None else (DEFAULT_HORIZON_DAYS if task == CHURN else ACTIVATION_HORIZON_DAYS)
+    definition = definition or ChurnDefinition()
+    if horizon_days is not None and task == CHURN:
+        definition = definition.model_copy(update={"horizon_days": horizon_days})
+    horizon = definition.horizon_days if task == CHURN else (horizon_days or ACTIVATION_HORIZON_DAYS)
     last = as_of_date(today)
     days = sorted(as_of_date(d) for d in dates)
     late = [d for d in days if d + dt.timedelta(days=horizon) > last]
@@ -99,7 +102,7 @@ def label_rate_over_time(
     rows = []
     for day in days:
         if task == CHURN:
-            labels = churn_labels(safe, day, horizon, lookback_days)
+            labels = churn_labels(safe, day, definition)
         else:
             labels = activation_labels(safe, day, horizon)
         counts = labels.aggregate(n=labels.count(), k=labels[LABEL].sum()).to_pandas().iloc[0]
@@ -321,6 +324,7 @@ class ChampionState:
     name: str
     version: str | None
     previous: str | None
+    history: str | None = None  # the earlier champions, as the registry's history tag holds them
 
 
 def champion_state(name: str) -> ChampionState:
@@ -332,7 +336,7 @@ def champion_state(name: str) -> ChampionState:
         tags = client.get_registered_model(name).tags
     except MlflowException:
         return ChampionState(name, None, None)
-    return ChampionState(name, alias_version(client, name, CHAMPION), tags.get(PREVIOUS_CHAMPION_TAG))
+    return ChampionState(name, alias_version(client, name, CHAMPION), tags.get(PREVIOUS_CHAMPION_TAG), tags.get(HISTORY_TAG))
 
 
 def restore_champion(state: ChampionState) -> str:
@@ -356,4 +360,9 @@ def restore_champion(state: ChampionState) -> str:
             client.delete_registered_model_tag(name, PREVIOUS_CHAMPION_TAG)
     else:
         client.set_registered_model_tag(name, PREVIOUS_CHAMPION_TAG, state.previous)
+    if state.history is None:
+        if HISTORY_TAG in client.get_registered_model(name).tags:
+            client.delete_registered_model_tag(name, HISTORY_TAG)
+    else:
+        client.set_registered_model_tag(name, HISTORY_TAG, state.history)
     return f"{name}: champion put back to version {state.version or 'none'} (training had moved it to version {now})"

@@ -3,10 +3,17 @@
 ``fit`` holds back the latest training snapshot (rows of the largest ``as_of``
 in ``groups``) for early stopping and calibration, so nothing is split at
 random and the calibration data is later in time than the trees' data.
+Calibration is a beta map (:mod:`training.calibration`): monotone, so it keeps
+the ranking, and never 0 or 1. Besides the features it is given, the model
+computes derived inputs itself (:mod:`training.derived`: BG/NBD's P(alive)
+and expected purchases, from a BG/NBD fitted on the training rows), so
+``predict_proba`` and ``contributions`` take the plain feature frame;
+:meth:`derived` shows their values. Small data gets stronger regularisation
+(``min_child_samples="auto"`` grows with the rows, ``max_depth`` caps trees).
 The fitted model is plain data: the booster in LightGBM's text format, the
-feature list, the training categories and the isotonic calibration's
-breakpoints. :meth:`save` / :meth:`load` write and read them as text and
-JSON; no pickle.
+feature list, the training categories, the calibration and BG/NBD parameters.
+:meth:`save` / :meth:`load` write and read them as text and JSON; no pickle.
+Models saved with isotonic calibration (breakpoints) still load.
 
 It keeps scikit-learn's estimator contract (``check_estimator`` passes, see
 tests/training/test_estimator_checks.py): a DataFrame is read by column name
@@ -26,18 +33,23 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.isotonic import IsotonicRegression
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
 from features.catalog import AS_OF, LABEL, USER_ID
 from features.errors import ChurnError
+from sklearn.metrics import roc_auc_score
+
+from training import derived as D
 from training import drift
+from training.calibration import apply_beta, fit_beta
 
 BOOSTER_FILE = "booster.txt"
 META_FILE = "model.json"
 NOT_FEATURES = (USER_ID, AS_OF, LABEL)
 HELD_BACK_SHARE = 0.2  # when there is a single snapshot: the last rows, in order
+AUTO = "auto"
+AUTO_MIN_CHILD = (20, 200, 50)  # "auto" min_child_samples: training rows / 50, between 20 and 200
 
 
 class ModelInputError(ChurnError, ValueError):
@@ -48,13 +60,17 @@ class ModelInputError(ChurnError, ValueError):
 
 
 class ChurnClassifier(ClassifierMixin, BaseEstimator):
-    """Gradient-boosted trees with isotonic calibration.
+    """Gradient-boosted trees with beta calibration and BG/NBD inputs.
 
-    Parameters are LightGBM's (``num_leaves``, ``learning_rate``...), plus
-    ``max_rounds`` and ``early_stopping_rounds``. Learned attributes end in
-    ``_``: ``features_``, ``categories_``, ``booster_``, ``calibration_``,
-    ``best_iteration_`` and ``reference_`` (the profile of the latest training
-    snapshot, for population stability checks, :mod:`training.drift`).
+    Parameters are LightGBM's (``num_leaves``, ``learning_rate``, ``max_depth``...), plus
+    ``max_rounds``, ``early_stopping_rounds``, ``min_child_samples`` (a number, or "auto":
+    training rows / 50 between 20 and 200), ``bgnbd`` (compute the BG/NBD inputs when the
+    frame has purchase histories) and ``horizon_days`` (their expected-purchases window).
+    Learned attributes end in ``_``: ``features_`` (the columns read), ``inputs_`` (those
+    plus the derived ones, the booster's inputs), ``categories_``, ``booster_``,
+    ``calibration_``, ``calibration_auc_`` (ROC-AUC on the held-back rows before and after
+    calibrating), ``bgnbd_`` (BG/NBD parameters or None), ``best_iteration_`` and
+    ``reference_`` (the profile of the latest training snapshot, :mod:`training.drift`).
     """
 
     def __init__(
@@ -64,9 +80,12 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         learning_rate: float = 0.05,
         max_rounds: int = 2000,
         early_stopping_rounds: int = 50,
-        min_child_samples: int = 50,
+        min_child_samples: int | str = AUTO,
+        max_depth: int = 6,
         feature_fraction: float = 0.9,
         reg_lambda: float = 1.0,
+        bgnbd: bool = True,
+        horizon_days: float = 30.0,
         seed: int = 0,
         n_jobs: int = 2,
     ) -> None:
@@ -75,17 +94,28 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         self.max_rounds = max_rounds
         self.early_stopping_rounds = early_stopping_rounds
         self.min_child_samples = min_child_samples
+        self.max_depth = max_depth
+        self.bgnbd = bgnbd
+        self.horizon_days = horizon_days
         self.feature_fraction = feature_fraction
         self.reg_lambda = reg_lambda
         self.seed = seed
         self.n_jobs = n_jobs
 
-    def _params(self) -> dict:
+    def min_child_rows(self, rows: int) -> int:
+        """``min_child_samples`` for ``rows`` training rows (resolves "auto")."""
+        if self.min_child_samples != AUTO:
+            return int(self.min_child_samples)
+        low, high, per = AUTO_MIN_CHILD
+        return int(min(high, max(low, rows // per)))
+
+    def _params(self, rows: int) -> dict:
         return {
             "objective": "binary",
             "num_leaves": self.num_leaves,
+            "max_depth": self.max_depth,
             "learning_rate": self.learning_rate,
-            "min_child_samples": self.min_child_samples,
+            "min_child_samples": self.min_child_rows(rows),
             "feature_fraction": self.feature_fraction,
             "lambda_l2": self.reg_lambda,
             "seed": self.seed,
@@ -124,11 +154,17 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
             held = g == np.max(g)
         else:
             held = np.arange(len(frame)) >= int(len(frame) * (1 - HELD_BACK_SHARE))
+        self.bgnbd_ = None
+        fitted = frame[~held]
+        if self.bgnbd and D.available(fitted):
+            latest = fitted if groups is None or held.all() else fitted[np.asarray(groups)[~held] == np.max(np.asarray(groups)[~held])]
+            self.bgnbd_ = D.fit_bgnbd(latest if D.available(latest) else fitted, self.horizon_days)
+        self.inputs_ = [*self.features_, *(D.DERIVED if self.bgnbd_ else ())]
         matrix = self.matrix(frame)
         train = lgb.Dataset(matrix[~held], y[~held], categorical_feature=list(self.categories_) or "auto", free_raw_data=False)
         valid = lgb.Dataset(matrix[held], y[held], reference=train)
         self.booster_ = lgb.train(
-            self._params(),
+            self._params(int((~held).sum())),
             train,
             num_boost_round=self.max_rounds,
             valid_sets=[valid],
@@ -136,8 +172,15 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         )
         self.best_iteration_ = int(self.booster_.best_iteration or self.booster_.current_iteration())
         raw = self.booster_.predict(matrix[held], num_iteration=self.best_iteration_)
-        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y[held])
-        self.calibration_ = (iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist())
+        both = len(np.unique(y[held])) == 2
+        if both:
+            self.calibration_ = fit_beta(raw, y[held])
+        else:  # one class held back: the constant (clipped) rate
+            self.calibration_ = (0.0, 0.0, float(np.log(np.clip(y[held].mean(), 1e-4, 1 - 1e-4) / np.clip(1 - y[held].mean(), 1e-4, 1))))
+        calibrated = apply_beta(raw, self.calibration_)
+        self.calibration_auc_ = (
+            (float(roc_auc_score(y[held], raw)), float(roc_auc_score(y[held], calibrated))) if both else (float("nan"), float("nan"))
+        )
         # What the training rows looked like, for the nightly job's population stability checks.
         # The held-back rows are the latest snapshot: the population as it was just before "today".
         latest = frame[held]
@@ -209,7 +252,17 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
                     raise ModelInputError(f"model input column {c} is not numeric") from None
                 if np.isinf(out[c].to_numpy()).any():
                     raise ModelInputError(f"model input column {c} has an infinite value; allowed: finite numbers, or NaN for missing")
-        return pd.DataFrame(out, index=X.index)
+        frame = pd.DataFrame(out, index=X.index)
+        if getattr(self, "bgnbd_", None):
+            frame = pd.concat([frame, D.derived_inputs(frame, self.bgnbd_, self.horizon_days)], axis=1)
+        return frame
+
+    def derived(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The derived inputs' values for the rows of ``X`` (same index): ``bgnbd_p_alive``, ``bgnbd_expected_purchases``;
+        no columns when the model computes none (fitted without purchase histories, or with ``bgnbd=False``)."""
+        check_is_fitted(self, "booster_")
+        matrix = self.matrix(X)
+        return matrix[[c for c in self.inputs_ if c not in self.features_]]
 
     def raw_score(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Uncalibrated booster probabilities."""
@@ -219,8 +272,11 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2): column 1 is P(label = ``classes_[1]``), 1 = churned or activated."""
         check_is_fitted(self, "booster_")
-        xs, ys = self.calibration_
-        p = np.interp(self.raw_score(X), xs, ys)
+        raw = self.raw_score(X)
+        if isinstance(self.calibration_, dict):  # a model saved with isotonic calibration (breakpoints)
+            p = np.interp(raw, self.calibration_["x"], self.calibration_["y"])
+        else:
+            p = apply_beta(raw, self.calibration_)
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
@@ -233,13 +289,13 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "booster_")
         matrix = self.matrix(X)
         values = self.booster_.predict(matrix, num_iteration=self.best_iteration_, pred_contrib=True)
-        return pd.DataFrame(values, columns=[*self.features_, "baseline"], index=matrix.index)
+        return pd.DataFrame(values, columns=[*self.inputs_, "baseline"], index=matrix.index)
 
     def feature_importance(self) -> pd.Series:
         """Total gain per feature, largest first."""
         check_is_fitted(self, "booster_")
         gain = self.booster_.feature_importance(importance_type="gain", iteration=self.best_iteration_)
-        return pd.Series(gain, index=self.features_).sort_values(ascending=False)
+        return pd.Series(gain, index=self.inputs_).sort_values(ascending=False)
 
     def save(self, directory: Path) -> Path:
         """Write the fitted model as text (booster) and JSON (everything else)."""
@@ -251,7 +307,10 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
             "params": self.get_params(),
             "features": self.features_,
             "categories": self.categories_,
-            "calibration": {"x": self.calibration_[0], "y": self.calibration_[1]},
+            "calibration": self.calibration_ if isinstance(self.calibration_, dict) else {"beta": list(self.calibration_)},
+            "calibration_auc": list(getattr(self, "calibration_auc_", (None, None))),
+            "bgnbd": getattr(self, "bgnbd_", None),
+            "inputs": self.inputs_,
             "best_iteration": self.best_iteration_,
             "reference": getattr(self, "reference_", None),
             "classes": self.classes_.tolist(),
@@ -267,7 +326,11 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         model = cls(**meta["params"])
         model.features_ = meta["features"]
         model.categories_ = meta["categories"]
-        model.calibration_ = (meta["calibration"]["x"], meta["calibration"]["y"])
+        calibration = meta["calibration"]
+        model.calibration_ = tuple(calibration["beta"]) if "beta" in calibration else {"x": calibration["x"], "y": calibration["y"]}
+        model.calibration_auc_ = tuple(meta.get("calibration_auc", (None, None)))
+        model.bgnbd_ = meta.get("bgnbd")  # None for models saved before BG/NBD inputs
+        model.inputs_ = meta.get("inputs", model.features_)
         model.booster_ = lgb.Booster(model_str=(directory / BOOSTER_FILE).read_text())
         model.best_iteration_ = int(model.booster_.current_iteration())
         model.reference_ = meta.get("reference")  # None for models saved before profiles were recorded

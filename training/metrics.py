@@ -29,6 +29,30 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = CALIBRA
     return float(total / len(y))
 
 
+def ece_noise_floor(p: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """The expected calibration error of a perfectly calibrated model with predictions ``p``, from sampling alone.
+
+    Per bin, the observed rate of n_b users with probabilities p_i has standard deviation
+    sqrt(sum p_i (1 - p_i)) / n_b; the expected absolute deviation is sqrt(2 / pi) times that
+    (normal approximation). Weighted by n_b / n: sqrt(2 / pi) / n * sum_b sqrt(sum_{i in b} p_i (1 - p_i)).
+    """
+    p = np.asarray(p, dtype=float)
+    if len(p) == 0:
+        return float("nan")
+    index = np.minimum((p * bins).astype(int), bins - 1)
+    variance = np.bincount(index, weights=p * (1.0 - p), minlength=bins)
+    return float(math.sqrt(2.0 / math.pi) * np.sqrt(variance).sum() / len(p))
+
+
+def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval (95 % by default) of k successes in n trials, elementwise."""
+    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    rate = np.divide(k, n, out=np.zeros_like(k), where=n > 0)
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
 def top_share(y: np.ndarray, score: np.ndarray, share: float) -> tuple[float, float]:
     """(lift, capture) among the ``share`` highest scores.
 
@@ -85,7 +109,9 @@ def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = CALIBRATION_BINS
     y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
     index = np.minimum((p * bins).astype(int), bins - 1)
     frame = pd.DataFrame({"bin": index, "y": y, "p": p})
-    return frame.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size")).reset_index()
+    table = frame.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size"), k=("y", "sum")).reset_index()
+    table["low"], table["high"] = wilson_interval(table["k"].to_numpy(), table["n"].to_numpy())
+    return table
 
 
 def gain_curve(y: np.ndarray, score: np.ndarray, points: int = 100) -> pd.DataFrame:

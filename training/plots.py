@@ -20,15 +20,42 @@ def _pyplot():
 
 
 def calibration_plot(y: np.ndarray, p: np.ndarray, path: Path) -> Path:
+    """Observed rate vs mean prediction per probability bin, with each bin's user count and 95 % Wilson
+    interval, above a histogram of the predictions (log scale: a thin tail of high risk stays visible)."""
     plt = _pyplot()
     table = calibration_table(y, p)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, (ax, hist) = plt.subplots(2, 1, figsize=(5.8, 7), gridspec_kw={"height_ratios": [3, 1.2]}, sharex=True)
     ax.plot([0, 1], [0, 1], color="#999", linestyle="--", label="perfect")
-    ax.plot(table["predicted"], table["observed"], marker="o", color="#1f77b4", label="model")
+    err = np.vstack([table["observed"] - table["low"], table["high"] - table["observed"]])
+    ax.errorbar(table["predicted"], table["observed"], yerr=err, marker="o", color="#1f77b4", capsize=3, label="model (95 % interval)")
     for _, row in table.iterrows():
-        ax.annotate(f"{int(row['n'])}", (row["predicted"], row["observed"]), fontsize=7, xytext=(4, -10), textcoords="offset points")
-    ax.set(xlabel="predicted probability", ylabel="observed rate", title="Calibration (out-of-time)", xlim=(0, 1), ylim=(0, 1))
+        ax.annotate(f"n={int(row['n']):,}", (row["predicted"], row["observed"]), fontsize=7, xytext=(5, -11), textcoords="offset points")
+    ax.set(ylabel="observed rate", title="Calibration (out of time)", xlim=(0, 1), ylim=(0, 1))
     ax.legend(loc="upper left")
+    hist.hist(p, bins=50, range=(0, 1), color="#4c72b0")
+    hist.set_yscale("log")
+    hist.set(xlabel="predicted probability", ylabel="users (log)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def backtest_plot(results: pd.DataFrame, path: Path, metrics: tuple[str, ...] = ("roc_auc", "pr_auc", "log_loss", "ece")) -> Path:
+    """Each metric over the backtest's validation dates, one line per candidate (the model drawn thickest)."""
+    plt = _pyplot()
+    shown = [m for m in metrics if m in results.columns]
+    fig, axes = plt.subplots(1, len(shown), figsize=(4.2 * len(shown), 3.8), squeeze=False)
+    dates = pd.to_datetime(results["validation_date"])
+    for ax, metric in zip(axes[0], shown, strict=True):
+        for name, part in results.assign(_date=dates).groupby("candidate", sort=False):
+            if part[metric].notna().any():
+                model = name == "model"
+                ax.plot(part["_date"], part[metric], marker="o", linewidth=2.6 if model else 1.2, label=name, zorder=3 if model else 2)
+        ax.set(title=metric.replace("_", " "), xlabel="validation date")
+        ax.tick_params(axis="x", labelrotation=30, labelsize=7)
+    axes[0][0].legend(fontsize=7, loc="best")
+    fig.suptitle("Backtest: every candidate refitted at each date (out of time)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -24,6 +24,7 @@ from features.dataset import Dataset
 from training import plots, registry, tracking
 from training.estimator import ChurnClassifier
 from training.evaluate import Evaluation
+from training.gate import GateDecision, quality_grade
 from training.report import write_report
 
 CONTRIBUTION_ROWS = 2000  # validation rows whose contributions are summarised in the plots
@@ -33,7 +34,7 @@ CONTRIBUTION_ROWS = 2000  # validation rows whose contributions are summarised i
 class RecordedRun:
     run_id: str
     version: str
-    decision: registry.Decision
+    decision: GateDecision
 
 
 def data_fingerprint(dataset: Dataset) -> str:
@@ -71,21 +72,32 @@ def record_run(
     validation_date: dt.date,
     evaluation: Evaluation,
     champion: tuple[str | None, dict | None],
+    decision: GateDecision,
+    backtest: pd.DataFrame,
+    summary: pd.DataFrame,
+    definition=None,
 ) -> RecordedRun:
-    """Log the run, register the model as ``name``'s challenger, promote it if it beats ``champion``, attach the report.
+    """Log the run, register the model as ``name``'s challenger, promote it when ``decision`` says so, attach the report.
 
     config: the validated training config (its fields become ``config.*`` parameters; it has
     ``as_of``, ``experiment`` and ``metric``). champion: the current champion's version and its
     metrics on ``valid`` (``{"error": ...}`` when it could not score them), or (None, None).
+    decision: the promotion gate's (:mod:`training.gate`); backtest, summary: per-date metrics of
+    every candidate and their mean and spread (:mod:`training.backtest`); definition: the churn
+    definition saved beside the model as task.json (None for activation).
     """
     client = MlflowClient()
     with mlflow.start_run(experiment_id=tracking.experiment_id(config.experiment), run_name=f"{task}-{config.as_of}") as run:
         _log_evaluation(config, task, dataset, model, train, valid, validation_date, evaluation, champion[1])
+        _log_backtest(backtest, summary, decision)
         with tempfile.TemporaryDirectory() as tmp:
             pictures = _log_plots(model, valid, evaluation, Path(tmp))
-            version = registry.log_model(model, train, name)
+            pictures["backtest"] = plots.backtest_plot(backtest, Path(tmp) / "backtest.png")
+            mlflow.log_artifact(str(pictures["backtest"]), "plots")
+            version = registry.log_model(model, train, name, definition=definition)
             client.set_registered_model_alias(name, registry.CHALLENGER, version)
-            decision = _promote(client, name, version, config.metric, evaluation.metrics, champion)
+            if decision.promoted:
+                registry.set_champion(client, name, version)
             mlflow.set_tags({"promotion": decision.reason, "model_version": version, "model_name": name})
             report = write_report(
                 Path(tmp) / "report.html",
@@ -102,6 +114,9 @@ def record_run(
                 truth=evaluation.truth,
                 pictures=pictures,
                 rows=(len(train), len(valid)),
+                summary=summary,
+                definition=definition,
+                calibration_auc=model.calibration_auc_,
             )
             mlflow.log_artifact(str(report))
     return RecordedRun(run.info.run_id, version, decision)
@@ -130,6 +145,10 @@ def _log_evaluation(config, task, dataset, model, train, valid, validation_date,
         mlflow.log_metrics(_flat(f"segment.{_safe(seg.replace('=', '.'))}", m))
     if evaluation.truth:
         mlflow.log_metrics(evaluation.truth)
+    before, after = model.calibration_auc_
+    mlflow.log_metrics(_flat("calibration", {"held_back_roc_auc_before": before, "held_back_roc_auc_after": after}))
+    score, _ = quality_grade(evaluation.metrics.get("roc_auc", float("nan")))
+    mlflow.log_metrics(_flat("quality", {"grade": score}))
     if champion_metrics and "error" not in champion_metrics:
         mlflow.log_metrics(_flat("champion", champion_metrics))
 
@@ -146,24 +165,21 @@ def _log_plots(model: ChurnClassifier, valid: pd.DataFrame, evaluation: Evaluati
         "calibration": plots.calibration_plot(y, p, out / "calibration.png"),
         "gain_lift": plots.gain_and_lift_plot(y, curves, out / "gain_lift.png"),
         "importance": plots.importance_plot(model.feature_importance(), out / "importance.png"),
-        "contributions": plots.contribution_summary_plot(model.contributions(shown), shown, out / "contributions.png"),
+        "contributions": plots.contribution_summary_plot(model.contributions(shown), shown.join(model.derived(shown)), out / "contributions.png"),
     }
     for picture in pictures.values():
         mlflow.log_artifact(str(picture), "plots")
     return pictures
 
 
-def _promote(client: MlflowClient, name: str, version: str, metric: str, metrics: dict, champion: tuple) -> registry.Decision:
-    """The challenger becomes champion when it beats the champion on ``metric`` (or the champion cannot be compared)."""
-    champion_version, champion_metrics = champion
-    usable = champion_metrics and "error" not in champion_metrics
-    decision = registry.decide(metrics[metric], champion_metrics.get(metric) if usable else None, metric)
-    if champion_metrics and "error" in champion_metrics:
-        reason = f"champion version {champion_version} could not score these rows ({champion_metrics['error']}); challenger promoted"
-        decision = registry.Decision(True, reason)
-    if decision.promoted:
-        registry.set_champion(client, name, version)
-    return decision
+def _log_backtest(backtest: pd.DataFrame, summary: pd.DataFrame, decision: GateDecision) -> None:
+    """Backtest means and spreads as ``backtest.<candidate>.<metric>_mean|_std``, the per-date table, the gate's checks."""
+    for row in summary.itertuples():
+        mlflow.log_metrics(_flat(f"backtest.{_safe(row.candidate)}", {f"{row.metric}_mean": row.mean, f"{row.metric}_std": row.std}))
+    mlflow.log_text(backtest.round(4).to_csv(index=False), "backtest.csv")
+    mlflow.log_dict({"promoted": decision.promoted, "reason": decision.reason,
+                     "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in decision.checks]}, "gate.json")  # fmt: skip
+    mlflow.set_tags({f"gate.{_safe(c.name)}": ("passed" if c.passed else "failed") for c in decision.checks})
 
 
 def _safe(name: str) -> str:

@@ -1,10 +1,10 @@
 """The MLflow model registry: logging models, and the champion / challenger aliases.
 
 A newly trained version becomes ``challenger``; it becomes ``champion`` only if
-it beats the current champion on the same out-of-time rows (or there is no
-champion). ``promote`` and ``rollback`` move the champion alias explicitly; the
-previous champion is remembered in the registered model's tags so that a
-rollback knows where to go.
+the promotion gate lets it (:mod:`training.gate`). ``promote`` and ``rollback``
+move the champion alias explicitly. Every earlier champion is remembered, in
+order, in the registered model's tags, so that each rollback goes one step
+further back (rolling back twice from v3 after v1, v2, v3 gives v1, not v3).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from training.pyfunc_model import MODEL_ARTIFACT
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 PREVIOUS_CHAMPION_TAG = "previous_champion_version"
+HISTORY_TAG = "champion_history"  # earlier champions, oldest first, comma-separated
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 
 
@@ -64,8 +65,12 @@ def as_strings(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def log_model(model: ChurnClassifier, example: pd.DataFrame, registered_name: str) -> str:
-    """Log ``model`` as a pyfunc in the active run and register it; returns the new version number."""
+def log_model(model: ChurnClassifier, example: pd.DataFrame, registered_name: str, definition=None) -> str:
+    """Log ``model`` as a pyfunc in the active run and register it; returns the new version number.
+
+    definition: a :class:`features.labels.ChurnDefinition` saved beside the model as task.json
+    (the nightly job scores the population it defines), or None.
+    """
     inputs = as_strings(example[[c for c in example.columns if c not in NOT_FEATURES]].head(20))
     with warnings.catch_warnings():
         # Counts are never missing, so MLflow's hint about integer columns with gaps does not apply.
@@ -73,6 +78,8 @@ def log_model(model: ChurnClassifier, example: pd.DataFrame, registered_name: st
         signature = infer_signature(inputs, model.predict_proba(example.head(20))[:, 1])
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = model.save(Path(tmp) / MODEL_ARTIFACT)
+        if definition is not None:
+            definition.save(model_dir)
         # MLflow prints "Successfully registered model ..." itself; the caller reports the version.
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             info = mlflow.pyfunc.log_model(
@@ -103,9 +110,24 @@ def set_champion(client: MlflowClient, name: str, version: str) -> str | None:
     """Move ``champion`` to ``version``; remembers and returns the previous champion version."""
     previous = alias_version(client, name, CHAMPION)
     if previous is not None and previous != version:
-        client.set_registered_model_tag(name, PREVIOUS_CHAMPION_TAG, previous)
+        _set_history(client, name, [*_history(client, name), previous])  # also sets the previous-champion tag
     client.set_registered_model_alias(name, CHAMPION, version)
     return previous
+
+
+def _history(client: MlflowClient, name: str) -> list[str]:
+    tags = client.get_registered_model(name).tags
+    if HISTORY_TAG in tags:
+        return [v for v in tags[HISTORY_TAG].split(",") if v]
+    return [tags[PREVIOUS_CHAMPION_TAG]] if PREVIOUS_CHAMPION_TAG in tags else []  # registries from before the history
+
+
+def _set_history(client: MlflowClient, name: str, history: list[str]) -> None:
+    client.set_registered_model_tag(name, HISTORY_TAG, ",".join(history))
+    if history:
+        client.set_registered_model_tag(name, PREVIOUS_CHAMPION_TAG, history[-1])
+    elif PREVIOUS_CHAMPION_TAG in client.get_registered_model(name).tags:
+        client.delete_registered_model_tag(name, PREVIOUS_CHAMPION_TAG)
 
 
 def promote(name: str, version: str | None = None) -> str:
@@ -126,16 +148,16 @@ def promote(name: str, version: str | None = None) -> str:
 
 
 def rollback(name: str) -> str:
-    """Move ``champion`` back to the previous champion; returns a sentence saying what happened."""
+    """Move ``champion`` back to the champion before it (one step back in the history); returns a sentence saying what happened."""
     client = MlflowClient()
-    registered = _require_model(client, name)
-    previous = registered.tags.get(PREVIOUS_CHAMPION_TAG)
+    _require_model(client, name)
     current = alias_version(client, name, CHAMPION)
-    if previous is None or previous == current:
+    history = [v for v in _history(client, name) if v != current]
+    if not history:
         raise RegistryError(f"model {name} has no previous champion to roll back to (champion: {current or 'none'})")
+    previous = history.pop()
     client.set_registered_model_alias(name, CHAMPION, previous)
-    if current is not None:
-        client.set_registered_model_tag(name, PREVIOUS_CHAMPION_TAG, current)
+    _set_history(client, name, history)
     return f"{name}: rolled back, champion is now version {previous} (was {current})"
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 from pathlib import Path
+
+import pandas as pd
+
+from training.candidates import LABELS, MODEL
+from training.gate import quality_grade
 
 METRIC_ROWS = (
     ("roc_auc", "ROC-AUC", "higher is better"),
@@ -29,6 +35,8 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.92em; }
 th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: right; } th:first-child, td:first-child { text-align: left; }
 th { background: #f5f5f5; } .note { color: #777; font-size: 0.85em; }
 img { max-width: 100%; border: 1px solid #eee; margin: 0.5em 0; }
+.grade { font-size: 1.3em; padding: 0.6em 1em; border-radius: 6px; background: #f0f4ff; border: 1px solid #90a4d4; }
+.fail { color: #b71c1c; } .pass { color: #1b5e20; }
 .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1em; align-items: start; }
 """
 
@@ -62,8 +70,14 @@ def write_report(
     truth: dict,
     pictures: dict,
     rows: tuple[int, int],
+    summary: pd.DataFrame | None = None,
+    definition=None,
+    calibration_auc: tuple = (None, None),
 ) -> Path:
-    """Write the report to ``path`` and return it."""
+    """Write the report to ``path`` and return it.
+
+    summary: the backtest's mean and spread per candidate and metric; definition: the churn definition.
+    """
     champion_version, champion_metrics = champion
     usable_champion = champion_metrics if champion_metrics and "error" not in champion_metrics else None
     columns = ["this model (v" + version + ")"]
@@ -83,6 +97,24 @@ def write_report(
     margin_logistic = metrics["roc_auc"] - baselines["logistic"]["roc_auc"]
     margin_recency = metrics["roc_auc"] - baselines["recency"]["roc_auc"]
     verdict_class = "good" if decision.promoted else "bad"
+    score, word = quality_grade(metrics.get("roc_auc", float("nan")))
+    grade = (
+        f"<div class='grade'><b>Prediction quality: {score:.0f} / 100 ({word})</b> &middot; "
+        f"{_grade_words(word)} <span class='note'>(2 &times; ROC-AUC &minus; 1 on the validation users: 0 is random, 100 perfect)</span></div>"
+    )
+    checks = "".join(
+        f"<tr><td class='{'pass' if c.passed else 'fail'}'>{'passed' if c.passed else 'FAILED'}</td><td>{html.escape(c.name)}</td>"
+        f"<td style='text-align:left'>{html.escape(c.detail)}</td></tr>"
+        for c in decision.checks
+    )
+    checks_html = f"<h2>Promotion gate</h2><table><tr><th>result</th><th>check</th><th>detail</th></tr>{checks}</table>" if checks else ""
+    backtest_html = _backtest_table(summary) if summary is not None and not summary.empty else ""
+    who = f"<p class='sub'>Population and label: {html.escape(definition.describe())}.</p>" if definition is not None else ""
+    before, after = calibration_auc
+    calibration_note = (
+        f"<p class='note'>Beta calibration on the held-back snapshot: ROC-AUC {before:.4f} before, {after:.4f} after.</p>"
+        if before is not None and after is not None and not (math.isnan(before) or math.isnan(after)) else ""
+    )
     truth_html = ""
     if truth:
         truth_html = (
@@ -101,12 +133,14 @@ def write_report(
 <h1>{html.escape(task.capitalize())} model, version {html.escape(version)}</h1>
 <p class="sub">MLflow run {html.escape(run_id)} &middot; trained as of {config.as_of} on {rows[0]:,} snapshot rows &middot;
 validated out of time on {rows[1]:,} users as of {validation_date} (label: {'no purchase' if task == 'churn' else 'first purchase'} in the next {config.horizon_days if task == 'churn' else 14} days)</p>
+{grade}{who}
 <div class="verdict {verdict_class}"><b>{'Promoted to champion.' if decision.promoted else 'Not promoted.'}</b> {html.escape(decision.reason)}.<br>
 ROC-AUC margin over logistic regression {margin_logistic:+.4f}, over days-since-last-order {margin_recency:+.4f}.</div>
+{checks_html}{backtest_html.replace('{backtest_image}', _image(pictures['backtest'], 'backtest over time') if 'backtest' in pictures else '')}
 <h2>Out-of-time metrics</h2><p class="note">All columns are evaluated on the same validation rows in this run.</p>
 <table><tr><th>metric</th>{header}<th></th></tr>{''.join(lines)}</table>
 {truth_html}
-<div class="grid"><div><h2>Calibration</h2>{_image(pictures['calibration'], 'calibration curve')}</div>
+<div class="grid"><div><h2>Calibration</h2>{_image(pictures['calibration'], 'calibration curve')}{calibration_note}</div>
 <div><h2>Segments</h2><table><tr><th>segment</th><th>users</th><th>rate</th><th>ROC-AUC</th><th>ECE</th><th>lift top 10 %</th></tr>{segment_rows}</table></div></div>
 <h2>Gain and lift</h2>{_image(pictures['gain_lift'], 'gain and lift')}
 <div class="grid"><div><h2>Feature importance</h2>{_image(pictures['importance'], 'feature importance')}</div>
@@ -114,3 +148,37 @@ ROC-AUC margin over logistic regression {margin_logistic:+.4f}, over days-since-
 </body></html>"""
     Path(path).write_text(page)
     return Path(path)
+
+
+def _grade_words(word: str) -> str:
+    return {
+        "excellent": "ranks at-risk users far better than chance; use it to target.",
+        "good": "ranks at-risk users well; target the top of the list.",
+        "fair": "some signal; prefer broad campaigns over narrow targeting.",
+        "poor": "little better than random; do not target with it.",
+    }.get(word, "quality unknown.")
+
+
+def _backtest_table(summary: pd.DataFrame) -> str:
+    """Mean &plusmn; spread of each metric over the backtest dates, one row per candidate, the model first."""
+    metrics = [m for m in ("roc_auc", "pr_auc", "log_loss", "ece") if m in set(summary["metric"])]
+    names = list(dict.fromkeys([MODEL, *summary["candidate"]]))
+    by = summary.set_index(["candidate", "metric"])
+    dates = int(summary["count"].max())
+    rows = []
+    for name in names:
+        cells = []
+        for m in metrics:
+            if (name, m) in by.index and not math.isnan(by.loc[(name, m), "mean"]):
+                mean, std = by.loc[(name, m), "mean"], by.loc[(name, m), "std"]
+                cells.append(f"<td>{mean:.4f} &plusmn; {0.0 if math.isnan(std) else std:.4f}</td>")
+            else:
+                cells.append("<td>&ndash;</td>")
+        label = html.escape(LABELS.get(name, name))
+        rows.append(f"<tr><td>{'<b>' + label + '</b>' if name == MODEL else label}</td>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{m.replace('_', ' ')}</th>" for m in metrics)
+    return (
+        f"<h2>Backtest over {dates} date{'s' if dates != 1 else ''}</h2><p class='note'>Every candidate refitted at each past date "
+        f"on what was known then and judged on the same users; mean &plusmn; standard deviation over the dates.</p>"
+        f"<table><tr><th>candidate</th>{head}</tr>{''.join(rows)}</table><h3>Over time</h3>{{backtest_image}}"
+    )

@@ -41,3 +41,22 @@ def out_of_time_split(frame: pd.DataFrame, what: str, min_class_rows: int) -> tu
     check_counts(train, f"{what} training snapshots", min_class_rows)
     check_counts(valid, f"{what} validation snapshot {validation_date}", max(20, min_class_rows // 10))
     return train, valid, validation_date
+
+
+def pooled_split(
+    frame: pd.DataFrame, what: str, min_class_rows: int, *, pool: int, horizon_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame, dt.date]:
+    """(train, validation, latest validation date): the latest ``pool`` snapshot dates validate together.
+
+    The training side keeps only snapshots whose label window closed by the first pooled date
+    (as_of + horizon_days <= it), so nothing it learns from happened after a validation date.
+    With ``pool`` = 1 this is :func:`out_of_time_split` for snapshots at least ``horizon_days`` apart.
+    """
+    dates = sorted(frame[AS_OF].unique())
+    pooled = dates[-pool:]
+    first = pooled[0]
+    train = frame[frame[AS_OF].map(lambda d: d + dt.timedelta(days=horizon_days) <= first)].reset_index(drop=True)
+    valid = frame[frame[AS_OF].isin(pooled)].reset_index(drop=True)
+    check_counts(train, f"{what} training snapshots", min_class_rows)
+    check_counts(valid, f"{what} validation snapshots {pooled[0]}..{pooled[-1]}", max(20, min_class_rows // 10))
+    return train, valid, pooled[-1]

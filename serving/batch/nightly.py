@@ -43,7 +43,7 @@ from features.build import compute_features
 from features.catalog import USER_ID
 from features.errors import ChurnError
 from features.files import check_destination, write_frame
-from features.labels import ACTIVATION, CHURN, activation_population, churn_population
+from features.labels import ACTIVATION, CHURN, ORDERS_ONLY, activation_population, churn_population
 from features.validation import load_dataset
 from serving.batch.bands import BandCutoffs
 from serving.batch.checks import ALLOWED, FAIL, WARN, drift_check, row_count_check
@@ -160,7 +160,10 @@ def contract_tables(dataset, engine: str) -> dict:
 
 def _features_and_rows(tables: dict, config: NightlyConfig, task: str, model: LoadedModel) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The population's features and score rows; rows None when the population is empty (nothing to score)."""
-    population = POPULATIONS[task](tables, config.as_of)
+    if task == CHURN:  # the population the model was trained for (saved before definitions: every recent buyer, as then)
+        population = churn_population(tables, config.as_of, model.definition or ORDERS_ONLY)
+    else:
+        population = POPULATIONS[task](tables, config.as_of)
     features = compute_features(tables, config.as_of, users=population)
     if not len(features):
         return features, None

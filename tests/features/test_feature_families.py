@@ -290,6 +290,26 @@ def test_activity_windows_counts_sessions_days_browse_seconds_and_trends() -> No
     assert_features(got, expected)
 
 
+def test_carts_count_add_to_cart_events_in_the_last_7_and_30_days() -> None:
+    users = users_frame([(1, SIGNUP), (2, SIGNUP)])
+    events = events_frame(
+        [
+            (1, CUT, EVENT_ADD_TO_CART, 9, None),  # at the cutoff: invisible
+            (1, LAST, EVENT_ADD_TO_CART, 1, None),  # 7 d
+            (1, START_7, EVENT_ADD_TO_CART, 1, None),  # 7-day window start: 7 d
+            (1, START_7 - US, EVENT_ADD_TO_CART, 2, None),  # 30 d only
+            (1, START_30 - US, EVENT_ADD_TO_CART, 3, None),  # before both windows
+            (1, LAST, EVENT_PAGE_VIEW, 1, None),  # not a cart
+            (2, START_30, EVENT_ADD_TO_CART, 4, None),  # 30-day window start: 30 d
+        ]
+    )
+
+    got = features_at({USERS: users, ORDERS: NO_ORDERS, EVENTS: events})
+
+    expected = expected_frame({USER_ID: [1, 2], "carts_7d": [2, 0], "carts_30d": [3, 1]}, counts=["carts_7d", "carts_30d"])
+    assert_features(got, expected)
+
+
 def test_activity_without_session_and_duration_columns_omits_their_features() -> None:
     users = users_frame([(1, SIGNUP)])
     events = events_frame([(1, D(2024, 6, 30, 6), EVENT_PAGE_VIEW, None, None)])

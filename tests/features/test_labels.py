@@ -19,11 +19,13 @@ from pandas.testing import assert_frame_equal
 from features.build import compute_features, memtables
 from features.catalog import AS_OF, LABEL, USER_ID
 from features.contract import (
+    EVENTS,
     ORDERS,
     STATUS_CANCELLED,
     STATUS_PAID,
     STATUS_REFUNDED,
     USERS,
+    Events,
     Orders,
     Users,
 )
@@ -32,9 +34,13 @@ from features.labels import (
     ACTIVATION,
     activation_labels,
     activation_population,
+    ORDERS_ONLY,
+    ChurnDefinition,
     churn_labels,
     churn_population,
+    definition_from,
     restrict,
+    winback_population,
     snapshot_dates,
     training_set,
 )
@@ -112,14 +118,14 @@ def churn_tables() -> dict:
 
 
 def test_churn_population_is_users_with_a_purchase_in_the_lookback() -> None:
-    got = run(churn_population(churn_tables(), DAY, lookback_days=180))
+    got = run(churn_population(churn_tables(), DAY, ORDERS_ONLY))
 
     # not 8 (before the lookback), 9 (cancelled only), 11 (after the cutoff)
     assert_frame_equal(got, population([1, 2, 3, 4, 5, 6, 7, 10]))
 
 
 def test_churn_label_is_1_without_a_purchase_up_to_as_of_plus_horizon() -> None:
-    got = run(churn_labels(churn_tables(), DAY, horizon_days=30, lookback_days=180))
+    got = run(churn_labels(churn_tables(), DAY, ORDERS_ONLY))
 
     expected = labelled(
         [1, 2, 3, 4, 5, 6, 7, 10],
@@ -131,10 +137,94 @@ def test_churn_label_is_1_without_a_purchase_up_to_as_of_plus_horizon() -> None:
 
 
 def test_churn_label_window_follows_horizon_days() -> None:
-    got = run(churn_labels(churn_tables(), DAY, horizon_days=10, lookback_days=180))
+    got = run(churn_labels(churn_tables(), DAY, ChurnDefinition(session_days=None, horizon_days=10)))
 
     # window [07-01, 07-11): only user 6's refunded 07-10 purchase falls in it
     assert_frame_equal(got, labelled([1, 2, 3, 4, 5, 6, 7, 10], [1, 1, 1, 1, 1, 0, 1, 1]))
+
+
+def events_frame(rows: Sequence[tuple[int, dt.datetime]]) -> pd.DataFrame:
+    """rows: (user_id, event_at); page views in session ``user_id``."""
+    user_id, at = zip(*rows, strict=True)
+    return pd.DataFrame(
+        {
+            Events.USER_ID: np.asarray(user_id, dtype="int64"),
+            Events.EVENT_AT: _ts(at),
+            Events.EVENT_TYPE: pd.Series(["page_view"] * len(rows), dtype="str"),
+            Events.SESSION_ID: pd.Series([f"s{u}" for u in user_id], dtype="str"),
+        }
+    )
+
+
+def early_warning_tables() -> dict:
+    """Users 1-5 bought on 06-01 (in the 180 days); user 6 last bought 2023-12-01 (outside them)."""
+    users = users_frame([(u, D(2023, 6, 1)) for u in range(1, 7)])
+    orders = orders_frame([(u, D(2024, 6, 1), PAID) for u in range(1, 6)] + [(6, D(2023, 12, 1), PAID), (4, D(2024, 7, 5), PAID)])
+    events = events_frame(
+        [
+            (1, D(2024, 6, 25)),  # a session in the last 30 days: still active
+            (2, D(2024, 6, 1)),  # only 06-01 = cutoff - 30 d: the window's first instant, still active
+            (3, D(2024, 6, 1) - US),  # 1 us before the 30-day window: lapsed (win-back)
+            (4, LAST),  # last instant of as_of: active; bought again on 07-05
+            # 5: no session at all: lapsed (win-back)
+            (6, D(2024, 6, 25)),  # active, but no order in the 180 days: neither population
+            (1, D(2024, 7, 10)),  # future sessions, for the session-churn label
+            (3, D(2024, 7, 10)),
+        ]
+    )
+    return memtables({USERS: users, ORDERS: orders, EVENTS: events})
+
+
+def test_default_population_is_buyers_still_active_and_the_lapsed_go_to_win_back() -> None:
+    tables = early_warning_tables()
+
+    assert_frame_equal(run(churn_population(tables, DAY)), population([1, 2, 4]))
+    assert_frame_equal(run(winback_population(tables, DAY)), population([3, 5]))
+    # orders-only: every buyer of the 180 days, nobody lapsed by sessions
+    assert_frame_equal(run(churn_population(tables, DAY, ORDERS_ONLY)), population([1, 2, 3, 4, 5]))
+    assert run(winback_population(tables, DAY, ORDERS_ONLY)).empty
+
+
+def test_churn_event_session_labels_users_without_any_event_in_the_horizon() -> None:
+    tables = early_warning_tables()
+
+    by_order = run(churn_labels(tables, DAY))
+    by_session = run(churn_labels(tables, DAY, ChurnDefinition(event="session")))
+
+    assert_frame_equal(by_order, labelled([1, 2, 4], [1, 1, 0]))  # only 4 orders again (07-05)
+    assert_frame_equal(by_session, labelled([1, 2, 4], [0, 1, 1]))  # only 1 has a session after as_of
+
+
+def test_a_definition_needing_sessions_on_orders_only_data_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="churn definition needs table events .*session_days=None"):
+        churn_population(churn_tables(), DAY)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"event": "purchase"}, "churn definition event: Input should be 'order' or 'session' (allowed: order, session)"),
+        ({"order_days": 0}, "churn definition order_days: Input should be greater than or equal to 1"),
+        ({"horizon_days": 400}, "churn definition horizon_days: Input should be less than or equal to 365"),
+        ({"session_days": 200}, "session_days (200) must not exceed order_days (180)"),
+    ],
+)
+def test_definition_errors_name_the_field_and_what_is_allowed(values, message) -> None:
+    with pytest.raises(ConfigError) as caught:
+        definition_from(**values)
+    assert message in caught.value.message
+
+
+def test_definition_refuses_unknown_fields_and_round_trips_through_task_json(tmp_path) -> None:
+    with pytest.raises(ValueError, match="extra"):
+        ChurnDefinition(lookback_days=90)
+    definition = ChurnDefinition(order_days=90, session_days=14, event="session", horizon_days=21)
+    definition.save(tmp_path)
+    assert ChurnDefinition.load(tmp_path) == definition
+    assert ChurnDefinition.load(tmp_path / "nothing") is None
+    assert definition.describe() == (
+        "users with a paid order in the last 90 days and a session in the last 14 days; churn = no session in the next 21 days"
+    )
 
 
 # ---------------------------------------------------------------- activation
@@ -247,7 +337,7 @@ def test_restrict_drops_rows_after_today_from_every_table() -> None:
 
 def test_the_order_after_today_would_change_a_label_if_a_window_passed_today() -> None:
     # Guard for the next test: its dataset is sensitive to reading after today.
-    got = run(churn_labels(memtables(training_frames()), dt.date(2024, 7, 2), horizon_days=30))
+    got = run(churn_labels(memtables(training_frames()), dt.date(2024, 7, 2), ORDERS_ONLY))
 
     # window [07-03, 08-02) holds user 2's 08-01 purchase
     assert_frame_equal(got, labelled([1, 2, 3], [0, 0, 1]))
@@ -256,7 +346,7 @@ def test_the_order_after_today_would_change_a_label_if_a_window_passed_today() -
 def test_training_set_stacks_snapshots_whose_label_windows_end_by_today() -> None:
     frames = training_frames()
 
-    got = training_set(memtables(frames), TODAY, snapshots=2, every_days=30, horizon_days=30)
+    got = training_set(memtables(frames), TODAY, snapshots=2, every_days=30, definition=ORDERS_ONLY)
 
     # as_of 06-01 (cutoff 06-02): population 1, 2; window [06-02, 07-02) is empty for both.
     # as_of 07-01 (cutoff 07-02): population 1, 2, 3; window [07-02, 08-01): user 1 bought at
@@ -278,7 +368,7 @@ def test_training_set_stacks_snapshots_whose_label_windows_end_by_today() -> Non
     assert list(got.columns) == [USER_ID, AS_OF, *features, LABEL]
 
     # Nothing after today is read: the same set from a dataset cut at today.
-    assert_frame_equal(got, training_set(memtables(up_to_today(frames)), TODAY, snapshots=2, every_days=30, horizon_days=30))
+    assert_frame_equal(got, training_set(memtables(up_to_today(frames)), TODAY, snapshots=2, every_days=30, definition=ORDERS_ONLY))
 
 
 def test_activation_training_set_label_window_ends_by_today() -> None:

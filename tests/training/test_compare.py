@@ -24,7 +24,7 @@ from features.build import memtables
 from features.catalog import AS_OF, LABEL, USER_ID
 from features.contract import ORDERS, STATUS_CANCELLED, STATUS_PAID, USERS, Orders, Users
 from features.errors import ConfigError
-from features.labels import ACTIVATION
+from features.labels import ACTIVATION, ORDERS_ONLY
 from training import compare, registry
 from training.tracking import use_tracking
 
@@ -65,7 +65,7 @@ def _tables():
 
 
 def test_label_rate_over_time_counts_the_population_and_the_churners():
-    got = compare.label_rate_over_time(_tables(), [JUN30, MAY31], today=TODAY)
+    got = compare.label_rate_over_time(_tables(), [JUN30, MAY31], today=TODAY, definition=ORDERS_ONLY)
     expected = pd.DataFrame(
         {AS_OF: [MAY31, JUN30], compare.USERS: [4, 5], compare.POSITIVES: [2, 3], compare.RATE: [0.5, 0.6]}
     )
@@ -75,7 +75,7 @@ def test_label_rate_over_time_counts_the_population_and_the_churners():
 def test_label_rate_refuses_a_window_ending_after_today_and_unknown_tasks():
     said = r"snapshot date 2024-07-01: its 30-day label window ends after today \(2024-07-30\); the latest possible date is 2024-06-30"
     with pytest.raises(ConfigError, match=said):
-        compare.label_rate_over_time(_tables(), [JUN30, dt.date(2024, 7, 1)], today=TODAY)
+        compare.label_rate_over_time(_tables(), [JUN30, dt.date(2024, 7, 1)], today=TODAY, definition=ORDERS_ONLY)
     with pytest.raises(ConfigError, match="task 'uplift' is not one of churn, activation"):
         compare.label_rate_over_time(_tables(), [JUN30], today=TODAY, task="uplift")
 
@@ -87,7 +87,7 @@ def test_label_rate_of_activation_uses_its_own_population():
 
 
 def test_label_rate_figure_has_a_point_per_date():
-    rates = compare.label_rate_over_time(_tables(), [MAY31, JUN30], today=TODAY)
+    rates = compare.label_rate_over_time(_tables(), [MAY31, JUN30], today=TODAY, definition=ORDERS_ONLY)
     fig = compare.label_rate_figure(rates)
     assert isinstance(fig, Figure)
     line = fig.axes[0].get_lines()[0]
@@ -241,7 +241,7 @@ def test_restore_champion_undoes_an_automatic_promotion(store):
     registry.set_champion(client, NAME, "2")
     registry.set_champion(client, NAME, "1")
     recorded = compare.champion_state(NAME)
-    assert recorded == compare.ChampionState(NAME, "1", "2")
+    assert recorded == compare.ChampionState(NAME, "1", "2", "1,2")
     registry.set_champion(client, NAME, "2")
     compare.restore_champion(recorded)
     assert compare.champion_state(NAME) == recorded

@@ -86,3 +86,60 @@ def test_contributions_add_up_to_the_raw_score(model, split):
     contrib = model.contributions(valid.head(50))
     logit = np.log(model.raw_score(valid.head(50)) / (1 - model.raw_score(valid.head(50))))
     np.testing.assert_allclose(contrib.sum(axis=1).to_numpy(), logit, rtol=0, atol=1e-6)
+
+
+def test_calibration_gives_no_0_or_1_and_keeps_the_ranking(model, split):
+    _, valid = split
+    p = model.predict_proba(valid)[:, 1]
+    raw = model.raw_score(valid)
+    assert 0 < p.min() and p.max() < 1
+    # a monotone map: the order of the raw scores is the order of the probabilities
+    order = np.argsort(raw, kind="stable")
+    assert (np.diff(p[order]) >= -1e-15).all()
+    before, after = model.calibration_auc_
+    assert before - after <= 0.002
+    # no plateau ties thousands of users (isotonic calibration did)
+    assert pd.Series(p).value_counts().max() < 0.01 * len(p)
+
+
+def test_bgnbd_inputs_are_computed_from_the_plain_feature_frame(model, split):
+    _, valid = split
+    features = valid.drop(columns=["label"])
+    assert model.bgnbd_ is not None and set(model.bgnbd_) == {"r", "alpha", "a", "b"}
+    derived = model.derived(features)
+    assert list(derived.columns) == ["bgnbd_p_alive", "bgnbd_expected_purchases"] and derived.index.equals(features.index)
+    assert derived["bgnbd_p_alive"].between(0, 1).all() and (derived["bgnbd_expected_purchases"] >= 0).all()
+    # the trees use them, and the contributions name them beside the features
+    contributions = model.contributions(features.head(50))
+    assert {"bgnbd_p_alive", "bgnbd_expected_purchases"} <= set(contributions.columns)
+    assert model.feature_importance()[["bgnbd_p_alive", "bgnbd_expected_purchases"]].sum() > 0
+    # a customer who bought more recently (same history otherwise) is more likely alive
+    one = features.head(1).copy()
+    one["purchase_days_all"], one["days_since_first_order"], one["days_since_last_order"] = 4, 200.0, 150.0
+    later = one.assign(days_since_last_order=10.0)
+    assert model.derived(later)["bgnbd_p_alive"].iloc[0] > model.derived(one)["bgnbd_p_alive"].iloc[0]
+
+
+def test_a_model_saved_with_isotonic_calibration_still_loads(model, split, tmp_path):
+    _, valid = split
+    model.save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / META_FILE).read_text())
+    for key in ("bgnbd", "inputs", "calibration_auc"):
+        meta.pop(key)
+    meta["calibration"] = {"x": [0.0, 0.5, 1.0], "y": [0.1, 0.2, 0.9]}
+    (tmp_path / "old" / META_FILE).write_text(json.dumps(meta))
+    # the booster was trained with BG/NBD inputs; an old model has none, so fit one without
+    train, _ = split
+    plain = ChurnClassifier(max_rounds=30, bgnbd=False).fit(train, train["label"], groups=train["as_of"])
+    plain.save(tmp_path / "plain")
+    meta["features"] = plain.features_
+    (tmp_path / "plain" / META_FILE).write_text(json.dumps({**meta, "best_iteration": plain.best_iteration_}))
+    old = ChurnClassifier.load(tmp_path / "plain")
+    np.testing.assert_allclose(old.predict_proba(valid)[:, 1], np.interp(plain.raw_score(valid), [0.0, 0.5, 1.0], [0.1, 0.2, 0.9]))
+    assert old.derived(valid).columns.tolist() == []
+
+
+def test_auto_min_child_samples_grows_with_the_data():
+    model = ChurnClassifier()
+    assert (model.min_child_rows(500), model.min_child_rows(5_000), model.min_child_rows(1_000_000)) == (20, 100, 200)
+    assert ChurnClassifier(min_child_samples=7).min_child_rows(1_000_000) == 7

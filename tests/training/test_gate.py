@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from training.gate import GateConfig, absolute_checks, decide, quality_grade
@@ -60,3 +61,18 @@ def test_quality_grade_is_the_accuracy_ratio_in_words():
     assert quality_grade(0.85) == pytest.approx((70.0, "excellent"))
     assert quality_grade(1.0) == (100.0, "excellent")
     assert quality_grade(float("nan"))[1] == "unknown"
+
+
+def test_the_calibration_target_is_the_noise_floor_when_few_users_make_it_higher():
+    from training.metrics import ece_noise_floor
+
+    p = np.full(100, 0.3)
+    floor = ece_noise_floor(p)
+    # one bin of 100 users at 0.3: sqrt(2/pi) * sqrt(100 * 0.21) / 100 = 0.0366
+    assert floor == pytest.approx(np.sqrt(2 / np.pi) * np.sqrt(100 * 0.21) / 100)
+    assert ece_noise_floor(np.full(10_000, 0.3)) == pytest.approx(floor / 10)
+    kept = absolute_checks(GateConfig(), **{**GOOD, "ece": 0.03, "ece_floor": floor})
+    assert [c.name for c in kept if not c.passed] == []
+    assert "noise floor" in next(c.detail for c in kept if c.name == "calibrated")
+    refused = absolute_checks(GateConfig(), **{**GOOD, "ece": 0.03})
+    assert [c.name for c in refused if not c.passed] == ["calibrated"]

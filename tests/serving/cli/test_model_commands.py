@@ -40,8 +40,11 @@ def test_train_report_promote_rollback(workspace):
 
     first = _churn(root, env, "train", "--data", "data/shop", "--as-of", "2025-08-31", "--snapshots", "4", "--no-activation")
     assert first.returncode == 0, first.stderr
-    assert "churn v1: no champion yet: challenger becomes champion" in first.stdout
+    assert "churn: backtest over 3 dates" in first.stdout
+    assert "churn v1: promoted" in first.stdout or "churn v1: not promoted: " in first.stdout  # the gate decides, and says why
     assert (root / "data" / "mlflow.db").exists()  # the default store, under ./data
+    if "churn v1: not promoted" in first.stdout:  # 2,500 users may be too few for the gate: promote by hand
+        assert _churn(root, env, "promote", "--version", "1").stdout.strip() == "churn: champion is now version 1 (was none)"
 
     report = _churn(root, env, "report")
     assert report.returncode == 0, report.stderr
@@ -50,14 +53,14 @@ def test_train_report_promote_rollback(workspace):
 
     second = _churn(root, env, "train", "--data", "data/shop", "--as-of", "2025-08-31", "--snapshots", "4", "--no-activation")
     assert second.returncode == 0, second.stderr
-    assert "churn v2: champion kept" in second.stdout  # same data and seed: not better
+    assert "churn v2: not promoted: " in second.stdout and "beats champion v1 failed" in second.stdout  # same data and seed
 
     promoted = _churn(root, env, "promote")
     assert promoted.returncode == 0 and promoted.stdout.strip() == "churn: champion is now version 2 (was 1)"
     rolled = _churn(root, env, "rollback")
     assert rolled.returncode == 0 and rolled.stdout.strip() == "churn: rolled back, champion is now version 1 (was 2)"
-    again = _churn(root, env, "rollback")
-    assert again.returncode == 0 and again.stdout.strip() == "churn: rolled back, champion is now version 2 (was 1)"
+    again = _churn(root, env, "rollback")  # walks back through the history, never toggles back to 2
+    assert again.returncode == 3 and "no previous champion to roll back to (champion: 1)" in again.stderr
 
 
 def test_train_refuses_bad_options_and_too_little_data(workspace):
@@ -79,7 +82,7 @@ def test_score_publishes_idempotently_and_a_failed_check_publishes_nothing(works
     import datetime as dt
 
     scores = store.read("churn", dt.date(2025, 8, 31))
-    assert len(scores) > 500 and f"scored as of 2025-08-31: churn v2: {len(scores):,} users"  # v2: champion after the rollbacks above in first.stdout
+    assert len(scores) > 500 and f"scored as of 2025-08-31: churn v1: {len(scores):,} users"  # v1: champion after the rollback above in first.stdout
     assert "no activation model at models:/activation@champion: new users not scored" in first.stdout
     assert scores["reason_1"].notna().mean() > 0.9
     again = _churn(root, env, "score", "--data", "data/shop", "--as-of", "2025-08-31")
