@@ -172,4 +172,9 @@ def _check_tail(tail: str, what: str) -> None:
 def check_model_files(directory: Path, what: str) -> None:
     """Both files of a saved classifier in ``directory``, checked as text before LightGBM reads them."""
     meta = check_meta(directory, what)
-    check_booster(directory, what, len(meta["features"]))
+    # The booster reads the model's inputs: its features plus the inputs it derives from them (BG/NBD's);
+    # a model saved before derived inputs has no "inputs" and reads its features only.
+    inputs = meta.get("inputs")
+    if inputs is not None and not (isinstance(inputs, list) and all(isinstance(i, str) for i in inputs)):
+        raise ModelFilesError(f"{what}: {META_FILE}: inputs is not a list of names")
+    check_booster(directory, what, len(inputs) if inputs else len(meta["features"]))

@@ -10,6 +10,7 @@ import mlflow
 import pandas as pd
 import pytest
 
+from features.definition import ChurnDefinition
 from features.labels import training_set
 from features.simulator.config import SimulationConfig
 from features.simulator.run import simulate
@@ -52,7 +53,8 @@ def _register_both(data) -> list[str]:
         rows = training_set(tables, "2025-08-31", task=task, snapshots=snapshots, every_days=every)
         model = ChurnClassifier(max_rounds=120).fit(rows, rows["label"], groups=rows["as_of"])
         with mlflow.start_run():
-            version = registry.log_model(model, rows, task)
+            # the churn model was trained on the default definition's population: saved with it, the night scores that one
+            version = registry.log_model(model, rows, task, definition=ChurnDefinition() if task == "churn" else None)
         registry.set_champion(MlflowClient(), task, version)
         registered.append(task)
     return registered
