@@ -81,15 +81,16 @@ def explain_rows(features: pd.DataFrame, model: ChurnClassifier, p: np.ndarray, 
     return reasons(model.contributions(features), model_inputs(features, model), risk=np.asarray(p) >= cutoffs.medium)
 
 
-NIGHTLY_EXPLAIN_SHARE = 0.05  # the riskiest share of users the nightly job explains; lists explain the rest on demand
+NIGHTLY_EXPLAIN_SHARE = 0.02  # the riskiest share of users the nightly job explains; lists explain the rest on demand
 
 
-def explain_threshold(p: np.ndarray, share: float) -> float:
-    """The probability from which the riskiest ``share`` of ``p`` lies (ties included); above 1 when share is 0."""
-    if share >= 1 or not len(p):
-        return 0.0
-    k = int(np.ceil(share * len(p)))
-    return float(np.partition(np.asarray(p, dtype=float), len(p) - k)[len(p) - k]) if k else 2.0
+def riskiest(p: np.ndarray, share: float) -> np.ndarray:
+    """Positions of the riskiest ``ceil(share * len(p))`` rows, in row order (ties: the earlier row first)."""
+    p = np.asarray(p, dtype=float)
+    if share >= 1:
+        return np.arange(len(p))
+    k = int(np.ceil(max(share, 0.0) * len(p)))
+    return np.sort(np.argsort(-p, kind="stable")[:k])
 
 
 def score_rows(
@@ -102,14 +103,15 @@ def score_rows(
 ) -> pd.DataFrame:
     """Per-user scores (``ROW_COLUMNS``) for the rows of ``features``, in their order.
 
-    Reasons are computed for the users scored from ``explain_from`` up and among
-    the riskiest ``explain_share`` of these rows (defaults: everyone); the others
+    Reasons are computed for the riskiest ``explain_share`` of these rows
+    (:func:`riskiest`) scored from ``explain_from`` up (defaults: everyone); the others
     have none yet (:mod:`serving.batch.contributions` adds them when a list or a
     lookup needs them). Scored in partitions, the share is each partition's.
     Row-wise otherwise: a user's probability and segments do not depend on the other rows.
     """
     p = model.predict_proba(features)[:, 1]
-    chosen = np.flatnonzero(p >= max(explain_from, explain_threshold(p, explain_share)))
+    top = riskiest(p, explain_share)
+    chosen = top[p[top] >= explain_from]
     padded: list[list[str | None]] = [[None, None, None] for _ in range(len(features))]
     for at, said in zip(chosen.tolist(), explain_rows(features.iloc[chosen], model, p[chosen], cutoffs)):
         padded[at] = (said + [None, None, None])[:3]
