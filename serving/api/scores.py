@@ -131,6 +131,17 @@ class SnapshotScorer:
             self._loading = False
 
 
+def snapshot_explainer(scorer: SnapshotScorer | None, scores: pd.DataFrame):
+    """A list's ``explain`` from the scorer's current snapshot when the scores are of its date and model version, else None."""
+    current = scorer.current if scorer is not None else None
+    if current is None or current.table.explain is None or not len(scores):
+        return None
+    first = scores.iloc[0]
+    if pd.Timestamp(first["as_of"]).date() != current.as_of or str(first["model_version"]) != str(scorer.model.version):
+        return None
+    return current.table.explain.fill
+
+
 # Published scores for the lists ----------------------------------------------------------------
 class PublishedScores:
     """Scores read from the store, cached per (model, as_of, run); a rerun of a date is read again."""
