@@ -250,6 +250,7 @@ class ChurnService:
             previous = self.published.scores(name, request.filters.new_since) if request.filters.new_since else None
             explain = snapshot_explainer(self.scorers.get(CHURN), scores)
             frame = at_risk_list(scores, request.filters, _now(), previous=previous, explain=explain)
+            frame = frame.assign(**{c: None for c in M.AtRiskRow.model_fields if c not in frame.columns})  # new_since columns
             return M.AtRiskResponse(**self._page("lists/at_risk", request, frame, scores, M.AtRiskRow, ctx))
 
     @bentoml.api(route="/lists/coupons")

@@ -81,8 +81,11 @@ def test_score_publishes_idempotently_and_a_failed_check_publishes_nothing(works
     scores = store.read("churn", dt.date(2025, 8, 31))
     assert len(scores) > 500 and f"scored as of 2025-08-31: churn v2: {len(scores):,} users"  # v2: champion after the rollbacks above in first.stdout
     assert "no activation model at models:/activation@champion: new users not scored" in first.stdout
-    riskiest = scores.sort_values("probability", ascending=False).head(len(scores) // 50)  # the nightly job explains the riskiest 2 %
-    assert riskiest["reason_1"].notna().mean() > 0.9
+    # the nightly job explains the riskiest 2 % (ties at the top probability: which of them, by row order)
+    k = -(-len(scores) // 50)
+    explained = scores["reason_1"].notna()
+    assert 0.5 * k <= explained.sum() <= k
+    assert scores.loc[explained, "probability"].min() >= scores["probability"].nlargest(k).min()
     again = _churn(root, env, "score", "--data", "data/shop", "--as-of", "2025-08-31")
     assert again.returncode == 0
     rerun = store.read("churn", dt.date(2025, 8, 31))
