@@ -112,9 +112,10 @@ def score_rows(
     p = model.predict_proba(features)[:, 1]
     top = riskiest(p, explain_share)
     chosen = top[p[top] >= explain_from]
-    padded: list[list[str | None]] = [[None, None, None] for _ in range(len(features))]
-    for at, said in zip(chosen.tolist(), explain_rows(features.iloc[chosen], model, p[chosen], cutoffs)):
-        padded[at] = (said + [None, None, None])[:3]
+    slots = [np.full(len(features), None, dtype=object) for _ in REASONS]  # reason columns, empty unless explained
+    said = explain_rows(features.iloc[chosen], model, p[chosen], cutoffs)
+    for i, column in enumerate(slots):
+        column[chosen] = [words[i] if i < len(words) else None for words in said]
     value = features[VALUE_SOURCE].to_numpy(dtype=float) if VALUE_SOURCE in features.columns else np.full(len(features), np.nan)
     # The first known of: the most bought category, the most browsed one (new users have no orders).
     category = pd.Series([None] * len(features), index=features.index, dtype=object)
@@ -124,7 +125,7 @@ def score_rows(
         {
             USER_ID: features[USER_ID].to_numpy(),
             PROBABILITY: p,
-            **{name: [r[i] for r in padded] for i, name in enumerate(REASONS)},
+            **dict(zip(REASONS, slots)),
             VALUE_AT_RISK: value,
             **{name: _text(features, name).to_numpy() for name in SEGMENTS},
             TOP_CATEGORY: category.to_numpy(),
