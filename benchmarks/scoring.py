@@ -1,6 +1,6 @@
 """Scoring benchmark: nightly churn scoring of N users end to end, against a bare booster.predict.
 
-Usage: python -m benchmarks.scoring [--users N] [--train-users U] [--cache DIR]
+Usage: python -m benchmarks.scoring [--users N] [--train-users U] [--cache DIR] [--repeat R] [--explain-share S]
 
 1. Simulates U users over 2025 (default 20,000; cached under ``--cache``, the
    same dataset as benchmarks.training), fits the churn model (ChurnClassifier
@@ -12,15 +12,22 @@ Usage: python -m benchmarks.scoring [--users N] [--train-users U] [--cache DIR]
 3. Times, one after the other in this process, on the same N users:
      bare predict: booster.predict on the model's matrix of the users, the
                    baseline (what any scoring costs);
-     score_frame:  probabilities, contributions (LightGBM pred_contrib), reasons,
-                   bands, percentiles, sorted; with where its time goes, each
-                   function's own time (without the listed functions it calls);
+     score_frame:  probabilities, contributions (LightGBM pred_contrib) and
+                   reasons of the riskiest share (``--explain-share``, default
+                   the nightly job's NIGHTLY_EXPLAIN_SHARE), bands, percentiles,
+                   sorted; with where its time goes, each function's own time
+                   (without the listed functions it calls);
      publish:      ScoreStore("duckdb:///TMP/scores.duckdb").publish(scores),
                    one transaction, as the nightly job does;
-     Parquet:      the nightly job's export of the scores (features.files.write_frame).
+     Parquet:      the nightly job's export of the scores (features.files.write_frame);
+     on demand:    reasons for a list of 10,000 users the night did not explain
+                   (serving.batch.contributions.ReasonsOnDemand.fill), what a list
+                   beyond the explained share costs when it is pulled.
+   Each step runs ``--repeat`` times (default 1); the table shows medians.
    Peak memory is the process's peak resident set during each step (Linux
    ``VmHWM``, reset before the step), so it includes what earlier steps hold.
-Target: 1M users scored with reasons and published (score_frame + publish) within 60 s.
+Target: 1M users end to end (score_frame + publish + Parquet export) within 60 s on 2 cores,
+and at most 8 times the bare predict of the same run.
 The machine's load average is printed: other work on the machine slows every step.
 """
 
@@ -46,7 +53,9 @@ TRAIN_UNTIL = "2025-11-30"  # last training snapshot; labels need the 30 days af
 AS_OF = "2025-12-30"  # the scoring date: the day before the data ends
 JITTER = 0.01
 TARGET_SECONDS = 60.0
+TARGET_RATIO = 8.0
 TARGET_USERS = 1_000_000
+ON_DEMAND_USERS = 10_000
 
 
 def _peak_rss() -> int | None:
@@ -127,13 +136,22 @@ class _Step:
     output: str = ""
 
 
-def _step(label: str, fn: Callable[[], object]) -> tuple[object, _Step]:
-    """Run ``fn`` once: its result, and its time, CPU time and the peak resident bytes during it."""
-    gc.collect()
-    _reset_peak()
-    started, cpu = time.perf_counter(), time.process_time()
-    result = fn()
-    return result, _Step(label, time.perf_counter() - started, time.process_time() - cpu, _peak_rss())
+def _step(label: str, fn: Callable[[], object], repeat: int = 1) -> tuple[object, _Step]:
+    """Run ``fn`` ``repeat`` times: its last result, the median time and CPU time, the highest peak resident bytes."""
+    import statistics
+
+    seconds, cpus, peaks, result = [], [], [], None
+    for _ in range(repeat):
+        result = None
+        gc.collect()
+        _reset_peak()
+        started, cpu = time.perf_counter(), time.process_time()
+        result = fn()
+        seconds.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
+        peaks.append(_peak_rss())
+    peak = max((p for p in peaks if p is not None), default=None)
+    return result, _Step(label, statistics.median(seconds), statistics.median(cpus), peak)
 
 
 def _population(train_users: int, cache: Path, console):
@@ -192,16 +210,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--users", type=int, default=DEFAULT_USERS, help="users scored (default: %(default)s)")
     parser.add_argument("--train-users", type=int, default=DEFAULT_TRAIN_USERS, help="users simulated to fit the model (default: %(default)s)")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the simulated dataset is kept (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each timed step; medians are shown (default: %(default)s)")
+    parser.add_argument("--explain-share", type=float, default=None, help="riskiest share explained by score_frame (default: the nightly job's)")
     args = parser.parse_args(argv)
     if args.users < 1:
         parser.error("--users must be at least 1")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
 
     from rich.console import Console
     from rich.table import Table
 
     from features.files import write_frame
-    from serving.batch.scoring import score_frame
+    from serving.batch.contributions import ReasonsOnDemand, unexplained
+    from serving.batch.scoring import NIGHTLY_EXPLAIN_SHARE, score_frame
     from serving.batch.store import ScoreStore
+
+    share = NIGHTLY_EXPLAIN_SHARE if args.explain_share is None else args.explain_share
+    repeat = args.repeat
 
     console = Console(width=max(Console().width, 150))
     load_before = os.getloadavg()
@@ -216,30 +242,43 @@ def main(argv: list[str] | None = None) -> None:
 
     with console.status("bare booster.predict"):
         matrix = model.matrix(features)
-        _, bare = _step("bare booster.predict (baseline)", lambda: model.booster_.predict(matrix, num_iteration=iterations))
+        _, bare = _step("bare booster.predict (baseline)", lambda: model.booster_.predict(matrix, num_iteration=iterations), repeat)
         del matrix
 
     own = _OwnTime()
     scored_at = dt.datetime(2025, 12, 31, 2, 0)
-    with console.status(f"score_frame on {n:,} users (pred_contrib is the long part)"), _instrumented(model, own):
+    with console.status(f"score_frame on {n:,} users, reasons for the riskiest {share:.0%}"), _instrumented(model, own):
         scores, scoring = _step(
-            "score_frame (end-to-end scoring)",
-            lambda: score_frame(features, model, as_of=AS_OF, model_name="churn", model_version="1", scored_at=scored_at),
+            f"score_frame (reasons for the riskiest {share:.0%})",
+            lambda: score_frame(features, model, as_of=AS_OF, model_name="churn", model_version="1", scored_at=scored_at, explain_share=share),
+            repeat,
         )
+    for name in list(own.seconds):  # the parts' medians: their totals over the runs, per run
+        own.seconds[name] /= repeat
+        own.cpu[name] /= repeat
+        own.calls[name] //= repeat
     if len(scores) != n:
         raise SystemExit(f"score_frame returned {len(scores):,} rows for {n:,} users")
 
     with tempfile.TemporaryDirectory() as tmp:
         store = ScoreStore(f"duckdb:///{tmp}/scores.duckdb")
         with console.status("publishing to the DuckDB score store"):
-            written, publish = _step("publish to the DuckDB score store", lambda: store.publish(scores))
+            written, publish = _step("publish to the DuckDB score store", lambda: store.publish(scores), repeat)
         if written != n:
             raise SystemExit(f"the store wrote {written:,} rows for {n:,} users")
         publish.output = f"{(Path(tmp) / 'scores.duckdb').stat().st_size / 2**20:,.0f} MiB"
         export = Path(tmp) / "scores.parquet"
         with console.status("Parquet export"):
-            _, parquet = _step("Parquet export (write_frame)", lambda: write_frame(scores, export))
+            _, parquet = _step("Parquet export (write_frame)", lambda: write_frame(scores, export), repeat)
         parquet.output = f"{export.stat().st_size / 2**20:,.0f} MiB"
+    listed = scores.iloc[unexplained(scores)[:ON_DEMAND_USERS]]
+    with console.status(f"reasons on demand for {len(listed):,} listed users"):
+        _, demand = _step(
+            f"on demand: reasons for a list of {len(listed):,} unexplained users",
+            lambda: ReasonsOnDemand(features, model, dt.date.fromisoformat(AS_OF)).fill(listed),
+            repeat,
+        )
+    explained_rows = int(len(scores) - len(unexplained(scores)))
     load_after = os.getloadavg()
 
     parts = [
@@ -254,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     ]
     written = _Step("total: score_frame + publish", scoring.seconds + publish.seconds, scoring.cpu + publish.cpu)
-    everything = _Step("total with the Parquet export", written.seconds + parquet.seconds, written.cpu + parquet.cpu)
+    everything = _Step("end to end: score_frame + publish + Parquet", written.seconds + parquet.seconds, written.cpu + parquet.cpu)
     table = Table(
         title=f"nightly scoring of {n:,} users (drawn from {len(real):,} real rows), {os.cpu_count()} cores",
         caption=(
@@ -263,12 +302,13 @@ def main(argv: list[str] | None = None) -> None:
             f"cores used: CPU seconds / seconds (at most {os.cpu_count()}; less when other work shares the machine). "
             f"peak: the process's resident set during the step. "
             f"Load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after. "
-            f"Preparation (simulation cache, fit, features, drawing) {prepared:.0f} s, not timed below."
+            f"Preparation (simulation cache, fit, features, drawing) {prepared:.0f} s, not timed below. "
+            f"Medians of {repeat} run(s) per step; {explained_rows:,} users explained by score_frame."
         ),
     )
     for col in ("step", "seconds", "rows/s", "x bare predict", "share of score_frame", "CPU s", "cores used", "peak (GiB)", "output"):
         table.add_column(col, justify="left" if col == "step" else "right")
-    for step in (bare, scoring, *parts, publish, parquet, written, everything):
+    for step in (bare, scoring, *parts, publish, parquet, written, everything, demand):
         table.add_row(
             step.label,
             f"{step.seconds:.2f}",
@@ -289,16 +329,18 @@ def main(argv: list[str] | None = None) -> None:
         f"reasons: {parts[3].seconds:.1f} s.",
         highlight=False,
     )
+    ratio = everything.seconds / bare.seconds
     if n == TARGET_USERS:
-        verdict = "met" if written.seconds <= TARGET_SECONDS else "NOT met"
+        verdict = "met" if everything.seconds <= TARGET_SECONDS and ratio <= TARGET_RATIO else "NOT met"
         console.print(
-            f"target: {TARGET_USERS:,} users scored and published within {TARGET_SECONDS:.0f} s: {verdict} ({written.seconds:.1f} s)",
+            f"target: {TARGET_USERS:,} users end to end within {TARGET_SECONDS:.0f} s and {TARGET_RATIO:.0f}x the bare predict: "
+            f"{verdict} ({everything.seconds:.1f} s, {ratio:.1f}x)",
             highlight=False,
         )
     else:
         console.print(
-            f"target ({TARGET_USERS:,} users within {TARGET_SECONDS:.0f} s) is checked at --users {TARGET_USERS}; "
-            f"here {written.seconds:.1f} s for {n:,}",
+            f"target ({TARGET_USERS:,} users within {TARGET_SECONDS:.0f} s, {TARGET_RATIO:.0f}x) is checked at --users {TARGET_USERS}; "
+            f"here {everything.seconds:.1f} s for {n:,} ({ratio:.1f}x the bare predict)",
             highlight=False,
         )
 

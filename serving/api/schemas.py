@@ -31,7 +31,7 @@ from features.catalog import FEATURES, USER_ID, FeatureKind
 from features.errors import ConfigError
 from features.labels import ACTIVATION, CHURN
 from serving.batch.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, SEGMENTS, TOP_CATEGORY, VALUE_AT_RISK
-from serving.crm.lists import RANK, ActivationPolicy, ListFilter
+from serving.crm.lists import CHANGE, PREVIOUS_BAND, PREVIOUS_PROBABILITY, RANK, ActivationPolicy, ListFilter
 from serving.crm.targeting import ACTION, EXPECTED_VALUE, CouponPolicy
 
 MAX_USER_IDS = 1000  # user ids per by-id request
@@ -237,10 +237,13 @@ _CAMPAIGN_FIELDS = {
 
 AtRiskRow = create_model(
     "AtRiskRow",
-    **{RANK: (int, ...), USER_ID: (UserId, ...), PROBABILITY: (float, ...), BAND: (str, ...), PERCENTILE: (float, ...)},
+    # rank, probability and percentile are empty only for a user who left the high band and is not scored now (new_since)
+    **{RANK: (int | None, ...), USER_ID: (UserId, ...), PROBABILITY: (float | None, ...), BAND: (str, ...), PERCENTILE: (float | None, ...)},
     **_REASON_FIELDS,
     **{VALUE_AT_RISK: (float | None, None)},
     **_SEGMENT_FIELDS,
+    **{name: (str | None, None) for name in (CHANGE, PREVIOUS_BAND)},
+    **{PREVIOUS_PROBABILITY: (float | None, None)},
 )
 CouponRow = create_model(
     "CouponRow",

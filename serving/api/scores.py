@@ -1,8 +1,11 @@
 """Scores ready to answer with: the latest nightly snapshot scored whole, and published scores for the lists.
 
 :class:`SnapshotScorer` scores the latest feature snapshot of a model once (so
-by-id answers and percentiles are the population's, as in the nightly job) and
-looks for a newer one in the background; :class:`PublishedScores` reads the
+by-id answers and percentiles are the population's, as in the nightly job),
+with reasons for the riskiest share as the nightly job gives them and, for any
+other user looked up, reasons computed on first request and cached per user
+and date (:class:`serving.batch.contributions.ReasonsOnDemand`); it looks for a
+newer snapshot in the background; :class:`PublishedScores` reads the
 score store for the lists and keeps the last few (model, date, run) in memory.
 """
 
@@ -23,7 +26,9 @@ from serving.api import schemas as M
 from serving.api.errors import NotFound
 from serving.api.frames import user_key
 from serving.batch.bands import BandCutoffs
-from serving.batch.scoring import score_frame
+from serving.batch.contributions import ReasonsOnDemand
+from serving.batch.scoring import NIGHTLY_EXPLAIN_SHARE, score_frame
+from serving.columns import PROBABILITY, REASONS
 from serving.batch.snapshots import FeatureSnapshots
 from serving.batch.store import ScoreStore
 from serving.models import LoadedModel
@@ -39,13 +44,22 @@ class ScoreTable:
     (answering one user from a DataFrame costs milliseconds; from here, microseconds).
     """
 
-    def __init__(self, scores: pd.DataFrame) -> None:
+    def __init__(self, scores: pd.DataFrame, explain: ReasonsOnDemand | None = None) -> None:
         self.positions = {user_key(u): i for i, u in enumerate(scores[USER_ID].to_numpy())}
         self.columns = {name: plain_column(scores[name]) for name in SCORE_OUT}
+        self.ids = scores[USER_ID].to_numpy()
+        self.explain = explain
 
     def get(self, user_id: object) -> dict | None:
+        """The user's answer; a user without reasons gets them from ``explain`` (computed once, then cached)."""
         i = self.positions.get(user_key(user_id))
-        return None if i is None else {name: values[i] for name, values in self.columns.items()}
+        if i is None:
+            return None
+        found = {name: values[i] for name, values in self.columns.items()}
+        if self.explain is not None and all(found.get(name) is None for name in REASONS):
+            said = self.explain.reasons_of([self.ids[i]], [found[PROBABILITY]])[0]
+            found.update(zip(REASONS, said))
+        return found
 
 
 def plain_column(column: pd.Series) -> list:
@@ -90,9 +104,10 @@ class SnapshotScorer:
         scored_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
         scores = score_frame(
             features, self.model.model, as_of=dates[-1], model_name=self.model.name, model_version=self.model.version,
-            scored_at=scored_at, cutoffs=self.cutoffs,
+            scored_at=scored_at, cutoffs=self.cutoffs, explain_share=NIGHTLY_EXPLAIN_SHARE,
         )  # fmt: skip
-        self.current = SnapshotScores(dates[-1], written, ScoreTable(scores))
+        explain = ReasonsOnDemand(features, self.model.model, dates[-1], self.cutoffs)
+        self.current = SnapshotScores(dates[-1], written, ScoreTable(scores, explain))
 
     def latest(self) -> SnapshotScores:
         """The current scores; starts a background look for a newer snapshot when it is time."""
@@ -114,6 +129,17 @@ class SnapshotScorer:
             log.error("scoring the newest %s feature snapshot failed: %s", self.model.name, type(e).__name__)
         finally:
             self._loading = False
+
+
+def snapshot_explainer(scorer: SnapshotScorer | None, scores: pd.DataFrame):
+    """A list's ``explain`` from the scorer's current snapshot when the scores are of its date and model version, else None."""
+    current = scorer.current if scorer is not None else None
+    if current is None or current.table.explain is None or not len(scores):
+        return None
+    first = scores.iloc[0]
+    if pd.Timestamp(first["as_of"]).date() != current.as_of or str(first["model_version"]) != str(scorer.model.version):
+        return None
+    return current.table.explain.fill
 
 
 # Published scores for the lists ----------------------------------------------------------------

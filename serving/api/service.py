@@ -55,7 +55,7 @@ from serving.api.docs import ServicePages
 from serving.api.errors import NotFound, http_errors
 from serving.api.frames import feature_frame, online_schemas, raw_frames, response_records, unique_ids
 from serving.api.redact import install_redaction
-from serving.api.scores import PublishedScores, ScoreTable, SnapshotScorer
+from serving.api.scores import PublishedScores, ScoreTable, SnapshotScorer, snapshot_explainer
 from serving.api.settings import MODEL_TAG_ENV, ServiceSettings
 from serving.batch.scoring import PERCENTILE, finish_scores, score_rows
 from serving.batch.snapshots import FeatureSnapshots
@@ -248,8 +248,12 @@ class ChurnService:
     def at_risk(self, request: M.AtRiskRequest, /, ctx: bentoml.Context) -> M.AtRiskResponse:
         """The at-risk list (highest risk first), filtered and paged; every pull is audited."""
         with http_errors():
-            scores = self.published.scores(self._list_model_name(CHURN), request.as_of)
-            frame = at_risk_list(scores, request.filters, _now())
+            name = self._list_model_name(CHURN)
+            scores = self.published.scores(name, request.as_of)
+            previous = self.published.scores(name, request.filters.new_since) if request.filters.new_since else None
+            explain = snapshot_explainer(self.scorers.get(CHURN), scores)
+            frame = at_risk_list(scores, request.filters, _now(), previous=previous, explain=explain)
+            frame = frame.assign(**{c: None for c in M.AtRiskRow.model_fields if c not in frame.columns})  # new_since columns
             return M.AtRiskResponse(**self._page("lists/at_risk", request, frame, scores, M.AtRiskRow, ctx))
 
     @bentoml.api(route="/lists/coupons")
@@ -257,7 +261,7 @@ class ChurnService:
         """The retention coupon campaign (budget, callbacks, seeded control group), paged; every pull is audited."""
         with http_errors():
             scores = self.published.scores(self._list_model_name(CHURN), request.as_of)
-            frame = coupon_list(scores, request.policy, _now())
+            frame = coupon_list(scores, request.policy, _now(), explain=snapshot_explainer(self.scorers.get(CHURN), scores))
             return M.CouponListResponse(**self._page("lists/coupons", request, frame, scores, M.CouponRow, ctx))
 
     @bentoml.api(route="/lists/activation")

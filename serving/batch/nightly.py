@@ -47,7 +47,7 @@ from features.labels import ACTIVATION, CHURN, ORDERS_ONLY, activation_populatio
 from features.validation import load_dataset
 from serving.batch.bands import BandCutoffs
 from serving.batch.checks import ALLOWED, FAIL, WARN, drift_check, row_count_check
-from serving.batch.scoring import BAND, PROBABILITY, finish_scores, score_rows
+from serving.batch.scoring import BAND, NIGHTLY_EXPLAIN_SHARE, PROBABILITY, finish_scores, score_rows
 from serving.batch.snapshots import FeatureSnapshots
 from serving.batch.store import ScoreStore
 from serving.defaults import ACTIVATION_MODEL_URI, CHURN_MODEL_URI, DEFAULT_FEATURES_DIR, DEFAULT_STORE
@@ -168,10 +168,10 @@ def _features_and_rows(tables: dict, config: NightlyConfig, task: str, model: Lo
     if not len(features):
         return features, None
     if config.engine == "duckdb":
-        return features, score_rows(features, model.model)
+        return features, score_rows(features, model.model, cutoffs=config.cutoffs, explain_share=NIGHTLY_EXPLAIN_SHARE)
     from serving.batch.spark_scoring import spark_score_rows
 
-    return features, spark_score_rows(tables, config.as_of, population, model.model)
+    return features, spark_score_rows(tables, config.as_of, population, model.model, cutoffs=config.cutoffs, explain_share=NIGHTLY_EXPLAIN_SHARE)
 
 
 def run_nightly(

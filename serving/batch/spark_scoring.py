@@ -26,6 +26,7 @@ from features.asof import AsOf
 from features.build import feature_expression, to_frame
 from features.catalog import USER_ID
 from features.errors import ConfigError
+from serving.batch.bands import BandCutoffs
 from serving.batch.scoring import PROBABILITY, ROW_COLUMNS, VALUE_AT_RISK, score_rows
 from training.estimator import BOOSTER_FILE, META_FILE, ChurnClassifier
 
@@ -36,7 +37,15 @@ if TYPE_CHECKING:
 _DOUBLES = (PROBABILITY, VALUE_AT_RISK)  # the other row columns except user_id are text
 
 
-def spark_score_rows(tables: Mapping[str, ir.Table], as_of: AsOf, users: ir.Table, model: ChurnClassifier) -> pd.DataFrame:
+def spark_score_rows(
+    tables: Mapping[str, ir.Table],
+    as_of: AsOf,
+    users: ir.Table,
+    model: ChurnClassifier,
+    *,
+    cutoffs: BandCutoffs = BandCutoffs(),
+    explain_share: float = 1.0,
+) -> pd.DataFrame:
     """Per-user scores (``ROW_COLUMNS``) of ``users`` at ``as_of``, computed and scored on Spark.
 
     tables: contract tables on the Spark backend (:func:`features.spark.spark_tables`).
@@ -44,7 +53,8 @@ def spark_score_rows(tables: Mapping[str, ir.Table], as_of: AsOf, users: ir.Tabl
     users: the population to score (a table with ``user_id`` on the same backend,
     e.g. :func:`features.labels.churn_population` of ``tables``).
     model: a fitted classifier, sent to the executors as text.
-    Returns what ``score_rows(compute_features(tables, as_of, users=users), model)``
+    cutoffs, explain_share: as for :func:`serving.batch.scoring.score_rows` (the share is each partition's).
+    Returns what ``score_rows(compute_features(tables, as_of, users=users), model, ...)``
     returns, with the same columns and dtypes, in no particular row order; pass it to
     :func:`serving.batch.scoring.finish_scores`.
     """
@@ -59,7 +69,7 @@ def spark_score_rows(tables: Mapping[str, ir.Table], as_of: AsOf, users: ir.Tabl
             if len(batch) == 0:
                 continue
             frame = to_frame(PySparkPandasData.convert_table(batch, schema))
-            yield score_rows(frame, scorer)
+            yield score_rows(frame, scorer, cutoffs=cutoffs, explain_share=explain_share)
 
     with _spark_frame(expr) as features:
         shipped = features.sparkSession.sparkContext.broadcast(_model_files(model))

@@ -16,7 +16,7 @@ from rich.table import Table
 from serving.cli.console import err, out
 from serving.cli.options import DataOption, Multi, StoreOption
 from serving.crm.targeting import CouponPolicy
-from serving.defaults import DEFAULT_STORE
+from serving.defaults import DEFAULT_FEATURES_DIR, DEFAULT_STORE
 
 
 class ListKind(str, Enum):
@@ -31,7 +31,7 @@ class ListFormat(str, Enum):
     json = "json"
 
 
-AT_RISK_ONLY = ("--band", "--member-tier", "--city-tier", "--region", "--channel")
+AT_RISK_ONLY = ("--band", "--member-tier", "--city-tier", "--region", "--channel", "--new-since")
 PREVIEW_ROWS = 20
 PREVIEW_COLUMNS = {
     ListKind.at_risk: ["rank", "user_id", "probability", "risk_band", "reason_1", "reason_2", "value_at_risk"],
@@ -58,9 +58,53 @@ def read_scores(store: str, model: str, as_of: str) -> pd.DataFrame:
     return scores
 
 
+def on_demand_reasons(scores: pd.DataFrame, features_dir: Path):
+    """A list's ``explain``: reasons for listed users the nightly job did not explain, from that date's feature
+    snapshot and the registered model version that scored it (both read only when a listed row needs them).
+
+    When the snapshot or the model cannot be read the rows keep no reasons and one line on standard error says why.
+    """
+    from features.errors import ChurnError
+    from serving.batch.contributions import ReasonsOnDemand, unexplained
+
+    first = scores.iloc[0]
+    name, version, day = str(first["model_name"]), str(first["model_version"]), pd.Timestamp(first["as_of"]).date()
+
+    def explain(frame: pd.DataFrame) -> pd.DataFrame:
+        missing = unexplained(frame)
+        if not len(missing):
+            return frame
+        from serving.batch.snapshots import FeatureSnapshots
+        from serving.cli.tracking import use_mlflow
+        from serving.models import load_registered
+
+        try:
+            features = FeatureSnapshots(features_dir).read(name, day)
+            use_mlflow()
+            loaded = load_registered(f"models:/{name}/{version}", "the scores' model")
+        except ChurnError as e:
+            err.print(f"{len(missing):,} listed users have no reasons: {e}", highlight=False)
+            return frame
+        return ReasonsOnDemand(features, loaded.model, day).fill(frame)
+
+    return explain
+
+
+def json_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with date columns (Python dates) as ISO dates ("2025-08-31"), which JSON would write as timestamps."""
+    import datetime as dt
+
+    dates = {
+        name: frame[name].map(lambda v: v.isoformat() if isinstance(v, dt.date) and not isinstance(v, dt.datetime) else v)
+        for name in frame.columns
+        if frame[name].dtype == object and frame[name].map(lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime)).any()
+    }
+    return frame.assign(**dates) if dates else frame
+
+
 def preview(frame: pd.DataFrame, kind: ListKind) -> Table:
     """The first rows of a list as a terminal table (the file holds every column)."""
-    wanted = PREVIEW_COLUMNS[kind]
+    wanted = (["change"] if "change" in frame.columns else []) + PREVIEW_COLUMNS[kind]
     table = Table()
     for column in wanted:
         numeric = frame[column].dtype.kind in "if"
@@ -75,6 +119,9 @@ def list_summary(kind: ListKind, frame: pd.DataFrame) -> str:
     if frame.empty:
         return f"{kind.value}: no users"
     source = f"{frame['model_name'].iloc[0]} v{frame['model_version'].iloc[0]}, scores as of {frame['as_of'].iloc[0]}"
+    if kind is ListKind.at_risk and "change" in frame.columns:
+        changes = frame["change"].value_counts()
+        return f"at-risk changes: {changes.get('entered', 0):,} entered the high band, {changes.get('left', 0):,} left it; {source}"
     if kind is ListKind.at_risk:
         bands = frame["risk_band"].astype(str).value_counts()
         said = ", ".join(f"{bands.get(b, 0):,} {b}" for b in ("high", "medium", "low") if bands.get(b, 0))
@@ -109,6 +156,8 @@ def _show(kind: ListKind, frame: pd.DataFrame, out_file: Path | None, chosen: st
     from features.files import LIST_FORMATS, frame_text, write_frame
 
     summary = list_summary(kind, frame)
+    if chosen == "json":
+        frame = json_ready(frame)
     if out_file is not None:
         write_frame(frame, out_file, LIST_FORMATS)
         out.print(f"{summary} -> {out_file}", highlight=False)
@@ -132,6 +181,10 @@ def list_(
     city_tier: Annotated[Multi, typer.Option(help="at-risk: keep this city tier (repeatable).")] = None,
     region: Annotated[Multi, typer.Option(help="at-risk: keep this region (repeatable).")] = None,
     channel: Annotated[Multi, typer.Option(help="at-risk: keep this acquisition channel (repeatable).")] = None,
+    new_since: Annotated[
+        str | None, typer.Option("--new-since", help="at-risk: only users who entered the high band since this previous scoring date, and those who left it.")
+    ] = None,
+    features_dir: Annotated[Path, typer.Option(help="Feature snapshots, for the reasons of listed users the nightly job did not explain.")] = DEFAULT_FEATURES_DIR,
     budget: Annotated[float | None, typer.Option(help="coupons: total value of the coupons that may be issued.")] = None,
     coupon_value: Annotated[float | None, typer.Option(help="coupons: value of one coupon; activation: of a first-order coupon (default 0: a message only).")] = None,
     save_rate: Annotated[float, typer.Option(help="coupons: share of would-be churners a coupon keeps.")] = _DEFAULT["save_rate"],
@@ -151,22 +204,26 @@ def list_(
 
     generated_at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
     chosen = _format(fmt, out_file)
-    filters_given = dict(zip(AT_RISK_ONLY, (band, member_tier, city_tier, region, channel), strict=True))
+    filters_given = dict(zip(AT_RISK_ONLY, (band, member_tier, city_tier, region, channel, new_since), strict=True))
     misplaced = [name for name, value in filters_given.items() if value and kind is not ListKind.at_risk]
     if misplaced:
         raise ConfigError(f"{misplaced[0]} filters the at-risk list only, not {kind.value}")
     day = as_of[:10]
     if kind is ListKind.at_risk:
+        since = _previous_date(new_since, as_of)
         filters = ListFilter(bands=tuple(band or ()), member_tier=tuple(member_tier or ()), city_tier=tuple(city_tier or ()),
-                             region=tuple(region or ()), channel=tuple(channel or ()), top=top)  # fmt: skip
-        frame = at_risk_list(read_scores(store, "churn", as_of), filters, generated_at)
+                             region=tuple(region or ()), channel=tuple(channel or ()), top=top, new_since=since)  # fmt: skip
+        scores = read_scores(store, "churn", as_of)
+        previous = read_scores(store, "churn", new_since) if new_since else None
+        frame = at_risk_list(scores, filters, generated_at, previous=previous, explain=on_demand_reasons(scores, features_dir))
     elif kind is ListKind.coupons:
         if budget is None or coupon_value is None:
             raise ConfigError("the coupons list needs --budget AMOUNT and --coupon-value V")
         policy = CouponPolicy(campaign_id=campaign or f"retention-{day}", budget=budget, coupon_value=coupon_value,
                               save_rate=save_rate, callback_value=callback_value, max_callbacks=max_callbacks,
                               control_share=control_share, seed=seed)  # fmt: skip
-        frame = coupon_list(read_scores(store, "churn", as_of), policy, generated_at, issued_at)
+        scores = read_scores(store, "churn", as_of)
+        frame = coupon_list(scores, policy, generated_at, issued_at, explain=on_demand_reasons(scores, features_dir))
         if top is not None:
             frame = frame.head(top)
     else:
@@ -174,6 +231,20 @@ def list_(
                                   control_share=control_share, seed=seed)  # fmt: skip
         frame = activation_list(read_scores(store, "activation", as_of), policy, generated_at)
     _show(kind, frame, out_file, chosen)
+
+
+def _previous_date(new_since: str | None, as_of: str):
+    """``--new-since`` as a date before ``--as-of`` (None when not given); ConfigError otherwise."""
+    from features.asof import as_of_date, parse_as_of
+    from features.errors import ConfigError
+
+    if new_since is None:
+        return None
+    parse_as_of(new_since)
+    since, day = as_of_date(new_since), as_of_date(as_of)
+    if since >= day:
+        raise ConfigError(f"--new-since {since}: must be a scoring date before --as-of {day}")
+    return since
 
 
 def campaign_report(

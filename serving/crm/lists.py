@@ -6,16 +6,23 @@ name and version, the as-of date of the scores and the time it was generated
 (``generated_at``), on every row, so a file on its own says where it came from.
 
 * at-risk: users ranked by churn probability, filtered by band, segment and top N,
-  with their reasons;
+  with their reasons; with ``new_since`` (a previous scoring date), only the users
+  who entered the high band since then and those who left it (``change``);
 * coupons: :func:`serving.crm.targeting.choose_targets` (budget, callbacks, holdout)
   plus the user's reasons and segments, so a callback agent knows what to say;
 * activation: new users ranked by the activation model with their most-browsed
   category, a seeded holdout, in the data contract's ``coupons`` columns.
+
+Lists are for people: money is rounded to cents, probabilities to 3 decimals,
+percentiles to 1 (:func:`readable`); the ranking is made before rounding.
+A listed user the nightly job did not explain gets reasons through the
+``explain`` argument (:meth:`serving.batch.contributions.ReasonsOnDemand.fill`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated
 
 import numpy as np
@@ -25,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from features import contract as C
 from features.catalog import AS_OF, USER_ID
 from features.errors import ConfigError
-from serving.batch.bands import BANDS
+from serving.batch.bands import BANDS, HIGH
 from serving.columns import (
     BAND,
     MODEL_NAME,
@@ -37,12 +44,18 @@ from serving.columns import (
     TOP_CATEGORY,
     VALUE_AT_RISK,
 )
-from serving.crm.targeting import MAX_CAMPAIGN_ID, MAX_SEED, CouponPolicy, check_issued_at, choose_targets, default_issued_at
+from serving.crm.targeting import EXPECTED_VALUE, MAX_CAMPAIGN_ID, MAX_SEED, CouponPolicy, check_issued_at, choose_targets, default_issued_at
 
 RANK = "rank"
 GENERATED_AT = "generated_at"
 PROVENANCE = (AS_OF, MODEL_NAME, MODEL_VERSION, GENERATED_AT)
 LIST_KINDS = ("at-risk", "coupons", "activation")
+CHANGE, PREVIOUS_BAND, PREVIOUS_PROBABILITY = "change", "previous_band", "previous_probability"
+ENTERED, LEFT = "entered", "left"  # the high band, since the previous date
+NOT_SCORED = "not scored"  # a user of the previous date absent from the current scores
+MONEY = (VALUE_AT_RISK, C.Coupons.VALUE, EXPECTED_VALUE)
+ROUNDING = {**{name: 2 for name in MONEY}, PROBABILITY: 3, PREVIOUS_PROBABILITY: 3, PERCENTILE: 1}
+Explain = Callable[[pd.DataFrame], pd.DataFrame]  # rows with no reasons -> the same rows with their reasons
 
 
 MAX_SEGMENT_VALUES = 50  # values per filter
@@ -61,6 +74,7 @@ class ListFilter(BaseModel):
     region: tuple[Segment, ...] = Field((), max_length=MAX_SEGMENT_VALUES)
     channel: tuple[Segment, ...] = Field((), max_length=MAX_SEGMENT_VALUES)
     top: int | None = Field(None, gt=0, le=MAX_TOP)
+    new_since: dt.date | None = Field(None, description="only users who entered or left the high band since this scoring date")
 
     @field_validator("bands")
     @classmethod
@@ -99,21 +113,52 @@ def _provenance(frame: pd.DataFrame, scores: pd.DataFrame, generated_at: dt.date
     return frame.assign(**values)
 
 
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with money to cents, probabilities to 3 decimals, percentiles to 1 (the columns present)."""
+    rounded = {name: frame[name].astype(float).round(digits) for name, digits in ROUNDING.items() if name in frame.columns}
+    return frame.assign(**rounded)
+
+
+def _explained(frame: pd.DataFrame, explain: Explain | None) -> pd.DataFrame:
+    return frame if explain is None or not len(frame) else explain(frame)
+
+
 def _ranked(scores: pd.DataFrame) -> pd.DataFrame:
     """Highest probability first; at equal probability, the most valuable user first, then by id."""
     return scores.sort_values([PROBABILITY, VALUE_AT_RISK, USER_ID], ascending=[False, False, True], kind="stable", ignore_index=True)
 
 
-def at_risk_list(scores: pd.DataFrame, filters: ListFilter, generated_at: dt.datetime) -> pd.DataFrame:
+def at_risk_list(
+    scores: pd.DataFrame,
+    filters: ListFilter,
+    generated_at: dt.datetime,
+    *,
+    previous: pd.DataFrame | None = None,
+    explain: Explain | None = None,
+) -> pd.DataFrame:
     """Scored users at risk, highest probability first, with ``rank`` (1 = highest risk among all scored users).
 
     At equal probability the user with more value at risk comes first.
+    With ``filters.new_since``, ``previous`` are the scores of that date and the
+    list holds only the users who entered the high band since then, then those
+    who left it, each with ``change``, ``previous_band`` and ``previous_probability``
+    (a user who left and is not scored now has band ``not scored``).
+    explain: gives reasons to listed rows that have none (on-demand reasons).
 
     Raises ConfigError when a segment filter names a value no scored user has
-    (a typo would otherwise give an empty list that looks like good news).
+    (a typo would otherwise give an empty list that looks like good news), or
+    when ``new_since`` is given without its scores or with a band filter.
     """
     ranked = _ranked(scores)
     ranked.insert(0, RANK, np.arange(1, len(ranked) + 1))
+    columns = [RANK, USER_ID, PROBABILITY, BAND, PERCENTILE, *REASONS, VALUE_AT_RISK, *SEGMENTS, TOP_CATEGORY]
+    if filters.new_since is not None:
+        if previous is None:
+            raise ConfigError(f"new_since {filters.new_since}: the scores of that date are needed")
+        if filters.bands:
+            raise ConfigError("new_since lists the users who entered or left the high band: it takes no band filter")
+        ranked = _changes(ranked, previous)
+        columns = [CHANGE, *columns, PREVIOUS_BAND, PREVIOUS_PROBABILITY]
     keep = np.ones(len(ranked), dtype=bool)
     if filters.bands:
         keep &= ranked[BAND].astype(str).isin(filters.bands).to_numpy()
@@ -127,25 +172,55 @@ def at_risk_list(scores: pd.DataFrame, filters: ListFilter, generated_at: dt.dat
     chosen = ranked[keep]
     if filters.top is not None:
         chosen = chosen.head(filters.top)
-    columns = [RANK, USER_ID, PROBABILITY, BAND, PERCENTILE, *REASONS, VALUE_AT_RISK, *SEGMENTS, TOP_CATEGORY]
-    return _provenance(chosen[columns].reset_index(drop=True), scores, generated_at)
+    chosen = _explained(chosen[columns].reset_index(drop=True), explain)
+    return readable(_provenance(chosen, scores, generated_at))
+
+
+def _changes(ranked: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """The users of ``ranked`` who entered the high band since ``previous`` (in rank order), then those who left it
+    (highest previous probability first)."""
+    before = previous.set_index(previous[USER_ID].astype(str))
+    was_high = before[BAND].astype(str) == HIGH
+    keys = ranked[USER_ID].astype(str)
+    was = before[BAND].astype(str).reindex(keys).to_numpy()
+    is_high = ranked[BAND].astype(str).to_numpy() == HIGH
+    entered = ranked[is_high & (was != HIGH)].assign(**{CHANGE: ENTERED})
+    left_now = ranked[~is_high & (was == HIGH)].assign(**{CHANGE: LEFT})
+    gone = before[was_high.to_numpy() & ~before.index.isin(keys)].reset_index(drop=True)
+    gone = gone.assign(**{RANK: pd.NA, PROBABILITY: np.nan, BAND: NOT_SCORED, PERCENTILE: np.nan, CHANGE: LEFT,
+                          **{name: None for name in REASONS}})[list(left_now.columns)]  # fmt: skip
+    parts = [entered, left_now, gone]
+    for i, part in enumerate(parts):
+        ids = part[USER_ID].astype(str)
+        parts[i] = part.assign(**{PREVIOUS_BAND: before[BAND].astype(str).reindex(ids).to_numpy(),
+                                  PREVIOUS_PROBABILITY: before[PROBABILITY].astype(float).reindex(ids).to_numpy()})  # fmt: skip
+    left = pd.concat([p for p in parts[1:] if len(p)] or [parts[1]], ignore_index=True)
+    left = left.sort_values([PREVIOUS_PROBABILITY, USER_ID], ascending=[False, True], kind="stable")
+    out = pd.concat([p for p in (parts[0], left) if len(p)] or [parts[0]], ignore_index=True)
+    return out.assign(**{RANK: out[RANK].astype("Int64")})
 
 
 def coupon_list(
-    scores: pd.DataFrame, policy: CouponPolicy, generated_at: dt.datetime, issued_at: dt.datetime | None = None
+    scores: pd.DataFrame,
+    policy: CouponPolicy,
+    generated_at: dt.datetime,
+    issued_at: dt.datetime | None = None,
+    *,
+    explain: Explain | None = None,
 ) -> pd.DataFrame:
     """The retention campaign (see :mod:`serving.crm.targeting`) with each user's reasons and segments.
 
     ``issued_at`` of every row: when the coupons go out (None: the day after the scores' as_of,
     :func:`~serving.crm.targeting.default_issued_at`), never ``generated_at``, the file's write time.
+    explain: gives reasons to listed rows that have none (on-demand reasons).
     """
     if len(scores):
         day = pd.Timestamp(scores[AS_OF].iloc[0]).date()
         issued_at = default_issued_at(day) if issued_at is None else check_issued_at(issued_at, day)
     targets = choose_targets(scores, policy, issued_at if issued_at is not None else generated_at)
     extra = scores[[USER_ID, BAND, *REASONS, *SEGMENTS, TOP_CATEGORY]]
-    out = targets.merge(extra, on=USER_ID, how="left", validate="one_to_one")
-    return _provenance(out, scores, generated_at)
+    out = _explained(targets.merge(extra, on=USER_ID, how="left", validate="one_to_one"), explain)
+    return readable(_provenance(out, scores, generated_at))
 
 
 def activation_list(scores: pd.DataFrame, policy: ActivationPolicy, generated_at: dt.datetime) -> pd.DataFrame:
@@ -175,4 +250,4 @@ def activation_list(scores: pd.DataFrame, policy: ActivationPolicy, generated_at
             **{name: ranked[name].to_numpy() for name in SEGMENTS},
         }
     )
-    return _provenance(out, scores, generated_at)
+    return readable(_provenance(out, scores, generated_at))

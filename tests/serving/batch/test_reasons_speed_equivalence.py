@@ -1,8 +1,6 @@
-"""The vectorised reasons give exactly the words of the straightforward per-row loop they replaced.
+"""The vectorised reasons give exactly the words of a straightforward per-row loop.
 
-``reference_reasons`` below is the original implementation of
-:func:`serving.batch.reasons.reasons` (a ``DataFrame.iterrows`` loop that sorts each
-row), copied unchanged apart from names. It is the straightforward reference
+``reference_reasons`` below walks each row on its own with Python's sort; it is
 used only to check equivalence here: nothing else imports it.
 """
 
@@ -17,43 +15,46 @@ import pytest
 
 from features.catalog import BY_NAME, FEATURE_NAMES
 from serving.batch.reasons import TEMPLATES, reasons, template
+from serving.batch.themes import covers
 
-# ---- straightforward reference: the original per-row loop, used only to check equivalence ----
-# It walks each row's contributions sorted with pandas, as the first implementation did; the wording
-# comes from the shared templates (serving.batch.reasons.template), which have their own tests.
-
-Row = pd.Series
+# ---- straightforward reference: a per-row loop, used only to check equivalence ----
+# It walks each row's contributions sorted with Python's stable sort; the wording comes from the shared
+# templates (serving.batch.themes), which have their own tests.
 
 
 def _num(value: object) -> float | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return None
     return float(value)
 
 
-def _say_row(name: str) -> tuple[str, Callable[[Row], str | None]]:
-    t = template(name)
-    return t.group, lambda row: t.say(*((_num(row.get(c)) if t.numbers else row.get(c)) for c in t.reads))
+def _text(value: object) -> str | None:
+    return None if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
-def reference_reasons(contributions: pd.DataFrame, features: pd.DataFrame, top: int = 3) -> list[list[str]]:
-    """The original per-row implementation, kept only as the reference for the equivalence tests."""
+def reference_reasons(contributions: pd.DataFrame, features: pd.DataFrame, risk, top: int = 3) -> list[list[str]]:
+    """Per row: strongest first in the row's direction, one theme each, no repeated words."""
     out: list[list[str]] = []
     columns = [c for c in contributions.columns if c != "baseline"]
-    values = contributions[columns]
-    for index, row in values.iterrows():
+    risk = np.broadcast_to(np.asarray(risk, dtype=bool), (len(contributions),))
+    for i, index in enumerate(contributions.index):
+        r = bool(risk[i])
+        row = [float(contributions.at[index, c]) * (1 if r else -1) for c in columns]
+        ranked = sorted(range(len(columns)), key=lambda j: -row[j] if not math.isnan(row[j]) else math.inf)
         said: list[str] = []
-        groups: set[str] = set()
-        for name, weight in row.sort_values(ascending=False).items():
-            if weight <= 0 or len(said) == top:
+        used: set[str] = set()
+        for j in ranked:
+            if not row[j] > 0 or len(said) >= top:
                 break
-            group, say = _say_row(name)
-            if group in groups:
+            t = template(columns[j])
+            if t is None or t.theme in used:
                 continue
-            text = say(features.loc[index])
-            if text:
-                said.append(text)
-                groups.add(group)
+            pick = _num if t.numbers else _text
+            text = t.say(r, *(pick(features.at[index, c]) if c in features.columns else None for c in t.reads))
+            if not text or text in said or used & set(covers(text, t.theme)):
+                continue
+            said.append(text)
+            used |= set(covers(text, t.theme))
         out.append(said)
     return out
 
@@ -61,12 +62,17 @@ def reference_reasons(contributions: pd.DataFrame, features: pd.DataFrame, top: 
 # ---- end of the reference ----
 
 
-def assert_same(contributions: pd.DataFrame, features: pd.DataFrame, tops: tuple[int, ...] = (3,)) -> list[list[str]]:
-    """Both implementations give the same reasons for every row at every ``top``; returns those of ``tops[0]``."""
+def assert_same(contributions: pd.DataFrame, features: pd.DataFrame, tops: tuple[int, ...] = (3,), risk=None) -> list[list[str]]:
+    """Both implementations give the same reasons for every row at every ``top``; returns those of ``tops[0]``.
+
+    risk: each row's direction (default: alternating risk, keep, risk...).
+    """
     first = None
+    if risk is None:
+        risk = np.arange(len(contributions)) % 2 == 0
     for top in tops:
-        expected = reference_reasons(contributions, features, top)
-        got = reasons(contributions, features, top)
+        expected = reference_reasons(contributions, features, risk, top)
+        got = reasons(contributions, features, risk, top)
         assert len(got) == len(expected)
         differ = [i for i, (a, b) in enumerate(zip(got, expected)) if a != b]
         assert not differ, f"top={top}: {len(differ)} rows differ, first row {differ[0]}: {got[differ[0]]} != {expected[differ[0]]}"
@@ -88,7 +94,7 @@ def test_same_reasons_as_the_reference_on_a_fitted_model(scored):
     contributions, features = scored
     got = assert_same(contributions, features, tops=(3, 1, 6))
     assert len(got) == len(features) > 200
-    assert sum(len(r) == 3 for r in got) > 0.9 * len(got)  # the comparison covers real, full reason lists
+    assert sum(len(r) == 3 for r in got) > 0.6 * len(got)  # the comparison covers real, full reason lists
 
 
 @pytest.mark.slow
@@ -171,25 +177,24 @@ def test_random_frames_of_catalogue_features(seed):
 
 
 def test_optional_features_absent_from_the_frame():
-    # order_gap_median and spend_90d are not in the frame: no usual gap, and "missing" for the generic feature.
+    # order_gap_median and spend_90d are not in the frame: no usual gap, and nothing said about spend.
     features = _frame(days_since_last_order=[46.2, np.nan], complaints_30d=[2, 1])
     contributions = _frame(order_overdue=[1.1, 0.9], spend_90d=[0.5, 0.4], complaints_30d=[0.2, 0.3], order_gap_std=[0.1, 0.1])
-    got = assert_same(contributions, features)
-    assert got[0][0] == "46 days since last order" and got[1][0] == "no purchase yet"
-    assert got[0][1] == "2 complaints in the last 30 days"
+    got = assert_same(contributions, features, risk=True)
+    assert got == [["no order for about 7 weeks", "2 complaints in the last month"], ["no purchase yet", "1 complaint in the last month"]]
 
 
 def test_value_types_as_a_row_shows_them():
-    # Mixed frame: an int count stays an int ("12345"); all-number frame: the row is float ("1.23e+04").
-    mixed = _frame(orders_all=[12345, 2], spend_all=[1234.5678, np.nan], region=pd.Categorical(["north", None]), flag=[True, False])
+    # Counts, floats, categories, text and booleans: numbers are said with thousands separators.
+    mixed = _frame(orders_all=[12345, 2], spend_all=[1234.5678, np.nan], member_tier=pd.Categorical(["gold", None]), flag=[True, False])
     numbers = mixed[["orders_all", "spend_all"]]
-    contributions = _frame(orders_all=[0.3, 0.2], spend_all=[0.2, 0.3], region=[0.1, 0.4], flag=[0.05, 0.05])
-    got = assert_same(contributions, mixed, tops=(4,))
-    assert got[0][:2] == ["12345 purchases ever", "spent in all: 1,235"]
-    got = assert_same(contributions[["orders_all", "spend_all"]], numbers)
-    assert got[0][0] == "12345 purchases ever"
+    contributions = _frame(orders_all=[-0.3, 0.2], spend_all=[-0.2, 0.3], member_tier=[-0.1, 0.4], flag=[-0.05, 0.05])
+    got = assert_same(contributions, mixed, tops=(4,), risk=np.array([False, True]))
+    assert got == [["12,345 orders so far", "spent 1,235 in all", "gold member"], []]
+    got = assert_same(contributions[["orders_all", "spend_all"]], numbers, risk=False)
+    assert got[0] == ["12,345 orders so far", "spent 1,235 in all"]
     strings = _frame(region=pd.Series(["north", None], dtype="str"), city_tier=pd.Series(["1", "2"], dtype="str"))
-    assert_same(contributions[["region"]].assign(city_tier=[0.1, 0.2]), strings)
+    assert_same(contributions[["member_tier"]].rename(columns={"member_tier": "region"}).assign(city_tier=[0.1, 0.2]), strings)
     float32 = _frame(spend_all=np.array([1234.5678, 2.5], dtype="float32"), region=["a", "b"])
     assert_same(contributions[["spend_all"]], float32)
 

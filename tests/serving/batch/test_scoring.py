@@ -58,3 +58,24 @@ def test_top_category_is_the_most_bought_else_the_most_browsed(fitted):
     rest = no_orders.iloc[50:].set_index("user_id")
     bought = rest["main_category"].astype(object)
     assert (rows.loc[rest.index, "top_category"][bought.notna()] == bought[bought.notna()].astype(str)).all()
+
+
+def test_reasons_for_the_riskiest_share_now_and_the_same_reasons_on_demand(fitted):
+    from serving.batch.contributions import ReasonsOnDemand, unexplained
+    from serving.batch.scoring import riskiest
+
+    model, features = fitted
+    everyone = score_frame(features, model, as_of=AS_OF, model_name="churn", model_version="3", scored_at=RUN)
+    night = score_frame(features, model, as_of=AS_OF, model_name="churn", model_version="3", scored_at=RUN, explain_share=0.1)
+    k = -(-len(features) // 10)  # ceil
+    explained = night[REASONS[0]].notna().to_numpy()
+    assert 0.5 * k < explained.sum() <= k  # the top tenth (a user with nothing to say has none)
+    assert not explained[k:].any() or night[PROBABILITY].to_numpy()[explained].min() >= night[PROBABILITY].iloc[k - 1] - 1e-12
+    pd.testing.assert_frame_equal(night.drop(columns=list(REASONS)), everyone.drop(columns=list(REASONS)))
+    # a list pulled later gets the reasons the night would have given
+    demand = ReasonsOnDemand(features, model, dt.date(2025, 8, 31))
+    filled = demand.fill(night)
+    pd.testing.assert_frame_equal(filled, everyone)
+    assert len(unexplained(filled)) == len(unexplained(everyone))
+    assert demand.fill(night.head(5)).equals(everyone.head(5))  # from the cache: the same answer
+    assert list(riskiest([0.2, 0.9, 0.9, 0.1], 0.5)) == [1, 2] and list(riskiest([0.2, 0.9], 0.0)) == []

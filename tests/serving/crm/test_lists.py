@@ -125,3 +125,49 @@ def test_activation_holdout_is_seeded_and_costs_nothing():
     assert 0.08 < len(control) / n < 0.12 and (control["value"] == 0).all()
     other = activation_list(many, policy.model_copy(update={"seed": 4}), WHEN)
     assert set(other.loc[other["group"] == "control", "user_id"]) != set(control["user_id"])
+
+
+def test_lists_read_cleanly_rounded_money_probabilities_percentiles():
+    scores = _scores().assign(value_at_risk=[190768.34999999998, 9000.0, 120.004, 80.0, 50.0],
+                              probability=[0.95123456, 0.7, 0.45, 0.2, 0.7], percentile=[100.0, 80.04, 40.0, 20.0, 80.04])  # fmt: skip
+    out = at_risk_list(scores, ListFilter(), WHEN)
+    assert out["value_at_risk"].tolist()[:1] == [190768.35] and out["probability"].iloc[0] == 0.951
+    assert out["percentile"].tolist() == [100.0, 80.0, 80.0, 40.0, 20.0]
+    assert "190768.35," in out.to_csv(index=False)
+
+
+def test_new_since_lists_who_entered_and_who_left_the_high_band():
+    now = _scores()  # high: u1, u2, u5
+    before = _scores().assign(
+        as_of=dt.date(2025, 9, 29),
+        risk_band=["high", "medium", "high", "high", "low"],  # u1 stays high, u2 and u5 entered, u3 and u4 left
+        probability=[0.9, 0.5, 0.61, 0.8, 0.1],
+    )
+    gone = before.iloc[[0]].assign(user_id="u9", probability=0.99, risk_band="high")  # high then, not scored now
+    previous = pd.concat([before, gone], ignore_index=True)
+    out = at_risk_list(now, ListFilter(new_since=dt.date(2025, 9, 29)), WHEN, previous=previous)
+    assert out["user_id"].tolist() == ["u2", "u5", "u9", "u4", "u3"]
+    assert out["change"].tolist() == ["entered", "entered", "left", "left", "left"]
+    assert out["previous_band"].tolist() == ["medium", "low", "high", "high", "high"]
+    assert out["risk_band"].tolist() == ["high", "high", "not scored", "low", "medium"]
+    assert out["rank"].tolist()[:2] == [2, 3] and pd.isna(out["rank"].iloc[2])
+    east = at_risk_list(now, ListFilter(new_since=dt.date(2025, 9, 29), region=("east",)), WHEN, previous=previous)
+    assert east["user_id"].tolist() == ["u9", "u4", "u3"]  # u9's region then: east
+    with pytest.raises(ConfigError, match="no band filter"):
+        at_risk_list(now, ListFilter(new_since=dt.date(2025, 9, 29), bands=("high",)), WHEN, previous=previous)
+    with pytest.raises(ConfigError, match="scores of that date"):
+        at_risk_list(now, ListFilter(new_since=dt.date(2025, 9, 29)), WHEN)
+
+
+def test_listed_users_without_reasons_get_them_from_explain():
+    scores = _scores().assign(reason_1=[None, "kept", None, None, None])
+    seen = []
+
+    def explain(frame):
+        seen.append(frame["user_id"].tolist())
+        return frame.assign(reason_1=[r if isinstance(r, str) else f"on demand {u}" for u, r in zip(frame["user_id"], frame["reason_1"])])
+
+    out = at_risk_list(scores, ListFilter(top=2), WHEN, explain=explain)
+    assert out["reason_1"].tolist() == ["on demand u1", "kept"] and seen == [["u1", "u2"]]  # only the listed rows
+    coupons = coupon_list(scores, CouponPolicy(campaign_id="c", budget=100, coupon_value=5, control_share=0), WHEN, explain=explain)
+    assert coupons["reason_1"].notna().all()
