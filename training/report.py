@@ -103,11 +103,11 @@ def write_report(
         f"{_grade_words(word)} <span class='note'>(2 &times; ROC-AUC &minus; 1 on the validation users: 0 is random, 100 perfect)</span></div>"
     )
     checks = "".join(
-        f"<tr><td class='{'pass' if c.passed else 'fail'}'>{'passed' if c.passed else 'FAILED'}</td><td>{html.escape(c.name)}</td>"
+        f"<tr><td class='{'pass' if c.passed else 'fail'}'>{'passed' if c.passed else 'FAILED'}</td><td style='text-align:left'>{html.escape(c.name)}</td>"
         f"<td style='text-align:left'>{html.escape(c.detail)}</td></tr>"
         for c in decision.checks
     )
-    checks_html = f"<h2>Promotion gate</h2><table><tr><th>result</th><th>check</th><th>detail</th></tr>{checks}</table>" if checks else ""
+    checks_html = f"<h2>Promotion gate</h2><table><tr><th>result</th><th style='text-align:left'>check</th><th style='text-align:left'>detail</th></tr>{checks}</table>" if checks else ""
     backtest_html = _backtest_table(summary) if summary is not None and not summary.empty else ""
     who = f"<p class='sub'>Population and label: {html.escape(definition.describe())}.</p>" if definition is not None else ""
     before, after = calibration_auc

@@ -77,7 +77,7 @@ def test_retrain_notebook_runs_unedited(tmp_path, monkeypatch):
         comparison = [t for t in texts if "challenger v2" in t and "champion v1" in t and "difference" in t and "roc_auc" in t]
         assert comparison, "the comparison table of version 2 with version 1 is not in the outputs"
         side_by_side = [t for t in texts if 'alt="challenger v2: calibration"' in t]
-        assert side_by_side and side_by_side[0].count("data:image/png;base64,") == 8  # four plots of each version
+        assert side_by_side and side_by_side[0].count("data:image/png;base64,") == 10  # five plots of each version (the backtest too)
         assert "reason_1" in everything and "churned" in everything
         assert "churn champion now: version 1; challenger: version 2" in everything
 
