@@ -46,10 +46,15 @@ def _read(path: Path, what: str) -> str:
         raise ModelFilesError(f"{what}: {path.name} cannot be read ({e.strerror})") from None
 
 
-def _numbers(values: list, name: str, kind: type = float) -> bool:
+def _numbers(values: list, kind: type = float, infinite: bool = False) -> bool:
+    """Whether every value is a number of ``kind``: finite, or also infinite when ``infinite`` (never NaN)."""
     try:
-        return all(math.isfinite(float(v)) and (kind is float or float(v) == int(v)) for v in values)
-    except (TypeError, ValueError):
+        numbers = [float(v) for v in values]
+        return all(
+            (math.isfinite(x) or (infinite and not math.isnan(x))) and (kind is float or float(v) == int(v))
+            for x, v in zip(numbers, values, strict=True)
+        )
+    except (TypeError, ValueError, OverflowError):
         return False
 
 
@@ -84,9 +89,9 @@ def _calibration_ok(calibration: object) -> bool:
         return False
     if "beta" in calibration:
         beta = calibration["beta"]
-        return isinstance(beta, list) and len(beta) == 3 and _numbers(beta, "beta")
+        return isinstance(beta, list) and len(beta) == 3 and _numbers(beta)
     x, y = calibration.get("x"), calibration.get("y")
-    return isinstance(x, list) and isinstance(y, list) and len(x) == len(y) and _numbers(x, "x") and _numbers(y, "y")
+    return isinstance(x, list) and isinstance(y, list) and len(x) == len(y) and _numbers(x) and _numbers(y)
 
 
 def _header(lines: list[str], what: str) -> dict[str, str]:
@@ -114,13 +119,14 @@ def _check_tree(block: str, index: int, n_features: int, what: str) -> None:
         raise ModelFilesError(f"{where}: no valid num_leaves")
     n = int(leaves)
     values = fields.get("leaf_value", "").split()
-    if len(values) != n or not _numbers(values, "leaf_value"):
+    if len(values) != n or not _numbers(values):
         raise ModelFilesError(f"{where}: leaf_value does not hold {n} finite numbers")
     if n == 1:
         return
     for name in _TREE_ARRAYS:
         items = fields.get(name, "").split()
-        if len(items) != n - 1 or not _numbers(items, name, float if name == "threshold" else int):
+        # LightGBM writes an infinite threshold for some splits (e.g. all of a feature's known values on one side).
+        if len(items) != n - 1 or not _numbers(items, float if name == "threshold" else int, infinite=name == "threshold"):
             raise ModelFilesError(f"{where}: {name} does not hold {n - 1} numbers")
     features = [int(v) for v in fields["split_feature"].split()]
     children = [int(v) for v in fields["left_child"].split() + fields["right_child"].split()]

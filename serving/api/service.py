@@ -27,8 +27,11 @@ job cannot disagree) through :mod:`serving.api.scores`, features from
   Each worker then loads the models, scores the latest feature snapshot and
   compiles the online feature query; ``/readyz`` answers 503 until that is done.
 * Errors: a user error (:class:`features.errors.ChurnError`) is its HTTP
-  status with its one-line message; anything else is a 500 with a generic
-  message. Logs never hold user ids or feature values (:mod:`serving.api.redact`).
+  status with its one-line message (a busy or broken score store: 503 with
+  ``Retry-After``); anything else is a 500 with a generic message. Logs never
+  hold user ids or feature values (:mod:`serving.api.redact`).
+* Metrics: ``/metrics`` is the gate's, labelled by route template only
+  (:mod:`serving.api.metrics`); BentoML's own, labelled by raw path, are off.
 """
 
 from __future__ import annotations

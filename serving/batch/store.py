@@ -44,6 +44,7 @@ WRITE_WAIT_SECONDS = 30.0  # how long the nightly job waits for readers to let g
 READ_WAIT_SECONDS = 1.0  # how long a reader waits for a publish before answering "busy"
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 MARKER_SUFFIX = ".publishing"
+MARKER_MAX_AGE_SECONDS = 6 * 3600  # no publish takes this long
 
 _SCORE_TYPES = {
     "user_id": "VARCHAR",
@@ -170,7 +171,7 @@ class ScoreStore:
             self._path = None
             try:
                 url_ = sa.engine.make_url(url)
-                connect_args = {"connect_timeout": 10} if url_.get_backend_name() == "postgresql" else {}
+                connect_args = {"connect_timeout": 10} if url_.get_driver_name() in ("psycopg", "psycopg2") else {}
                 self._engine = sa.create_engine(url, connect_args=connect_args)
                 self.url = url_.render_as_string(hide_password=True)  # what messages may show
             except (sa.exc.ArgumentError, ModuleNotFoundError) as e:
@@ -197,9 +198,11 @@ class ScoreStore:
         """Whether a live writer has announced a publish of this file."""
         try:
             pid = int(self._marker.read_text().strip() or 0)
+            age = time.time() - self._marker.stat().st_mtime
         except (OSError, ValueError):
             return False
-        return pid > 0 and _alive(pid)
+        # A killed writer's marker is ignored: its process is gone (or, were its id reused, the marker is old).
+        return pid > 0 and age < MARKER_MAX_AGE_SECONDS and _alive(pid)
 
     def _connect(self, *, read_only: bool):
         """A DuckDB connection, retrying the file's lock for the allowed wait; StoreBusy when it stays taken."""

@@ -40,7 +40,9 @@ def score(
 ) -> None:
     """Nightly scoring: score the churn and activation populations, check, publish (idempotent; nothing half-written).
 
-    Exit codes: 0 published, 2 bad input, 3 model not in the registry, 4 a check failed (nothing published).
+    Exit codes: 0 published (an empty population is said in the summary), 2 bad input or an --as-of outside the data,
+    3 model missing or damaged, 4 a check failed (nothing published), 5 store busy, 6 store or registry broken or
+    unreachable, 7 nothing to score.
     """
     from serving.batch.nightly import NightlyConfig, run_nightly
 

@@ -54,7 +54,8 @@ def serve(
     """Start the HTTP API: check the CHURN_API_* settings, import the champions, then run `bentoml serve`.
 
     The model versions are fixed until the next restart. Settings: see docs/api.md (tokens in
-    CHURN_API_TOKENS or CHURN_API_TOKENS_FILE are required). Exit codes: 2 bad settings, 3 no model.
+    CHURN_API_TOKENS or CHURN_API_TOKENS_FILE are required). Exit codes: 2 bad settings, 3 no model or damaged
+    model files, 6 registry broken or unreachable.
     """
     from serving.api.bundle import BundleError, latest_bundle
     from serving.api.settings import MODEL_TAG_ENV, ServiceSettings

@@ -23,8 +23,10 @@ from training.estimator import BOOSTER_FILE, META_FILE, ChurnClassifier
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     rng = np.random.default_rng(1)
-    X = pd.DataFrame({"a": rng.normal(size=400), "tier": pd.Categorical(rng.choice(["gold", "silver", "bronze"], 400))})
-    y = ((X["a"] > 0) | (X["tier"] == "gold")).astype(int)
+    n = 3000
+    spend = np.where(rng.random(n) < 0.3, np.nan, rng.exponential(size=n))  # missing values: LightGBM writes inf thresholds
+    X = pd.DataFrame({"a": rng.normal(size=n), "spend": spend, "tier": pd.Categorical(rng.choice(["gold", "silver", "bronze"], n))})
+    y = ((X["a"] > 0) | (X["tier"] == "gold") | X["spend"].isna()).astype(int)
     model = ChurnClassifier(max_rounds=30, min_child_samples=5).fit(X, y)
     root = tmp_path_factory.mktemp("model")
     return model.save(root / "model")
@@ -38,7 +40,25 @@ def _copy(saved, tmp_path):
 
 def test_a_whole_model_passes(saved):
     check_model_files(saved, "churn v1")
-    assert load_model(saved.parent, "churn", "1", "churn v1").model.features_ == ["a", "tier"]
+    assert load_model(saved.parent, "churn", "1", "churn v1").model.features_ == ["a", "spend", "tier"]
+
+
+def test_lightgbms_own_infinite_thresholds_pass(tmp_path):
+    import lightgbm as lgb
+
+    from serving.model_files import check_booster
+
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": np.where(rng.random(n) < 0.3, np.nan, rng.exponential(size=n)),
+                      "c": pd.Categorical(rng.choice(list("pqrstu"), n))})  # fmt: skip
+    X.loc[rng.random(n) < 0.2, "c"] = np.nan
+    y = ((X["a"] > 0) | (X["c"] == "p") | X["b"].isna()).astype(int)
+    booster = lgb.train({"objective": "binary", "verbose": -1, "min_data_in_leaf": 5}, lgb.Dataset(X, y), num_boost_round=80)
+    (tmp_path / BOOSTER_FILE).write_text(booster.model_to_string())
+    thresholds = [line.removeprefix("threshold=").split() for line in booster.model_to_string().splitlines() if line.startswith("threshold=")]
+    assert any("inf" in values for values in thresholds)
+    check_booster(tmp_path, "m", 3)
 
 
 @pytest.mark.parametrize("share", [1 / 3, 1 / 2, 0.9, 0.999])
@@ -76,7 +96,7 @@ def test_garbage_inside_the_booster_is_refused(saved, tmp_path):
         check_model_files(model, "m")
     (model / META_FILE).write_text('{"features": ["a"], "params": {}, "categories": {}, "calibration": {"x": [0], "y": [1]}}')
     (model / BOOSTER_FILE).write_bytes(raw)
-    with pytest.raises(ModelFilesError, match=r"booster.txt names 2 features, model.json 1"):
+    with pytest.raises(ModelFilesError, match=r"booster.txt names 3 features, model.json 1"):
         check_model_files(model, "m")
 
 

@@ -207,3 +207,28 @@ def test_a_night_without_new_users_publishes_churn_only_and_says_so(trained):
     assert len(store.read("churn", dt.date(2025, 9, 30))) > 500
     assert store.runs("activation").empty and FeatureSnapshots(root / "quiet-features").dates("activation") == []
     assert "activation: no users to score as of 2025-09-30, nothing published for activation" in summary.line()
+
+
+def test_a_truncated_registered_model_is_exit_3_with_one_line(trained):
+    """The registry's own copy of the booster cut to a third: `churn score` refuses it before any work (restored after)."""
+    import subprocess
+    import sys
+
+    root, data, _ = trained
+    boosters = [p for p in root.rglob("booster.txt") if "mlartifacts" in p.parts or "mlruns" in p.parts]
+    assert boosters, "the registered models' files were not found"
+    saved = {p: p.read_bytes() for p in boosters}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(), "MLFLOW_DISABLE_TELEMETRY": "true"}
+    command = [sys.executable, "-c", "from serving.cli.app import main; main()", "score", "--data", str(data), "--as-of", AS_OF,
+               "--store", f"duckdb:///{root / 'cut.duckdb'}", "--features-dir", str(root / "cut-features")]  # fmt: skip
+    try:
+        for path, text in saved.items():
+            path.write_bytes(text[: len(text) // 3])
+        result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+    finally:
+        for path, text in saved.items():
+            path.write_bytes(text)
+    assert result.returncode == 3, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "booster.txt" in lines[0] and "the file may be cut short" in lines[0], lines
+    assert "LightGBM" not in result.stderr and not (root / "cut.duckdb").exists()
