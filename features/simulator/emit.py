@@ -117,6 +117,37 @@ def _hours(rng: np.random.Generator, k: int) -> np.ndarray:
     return np.searchsorted(cum, rng.random(k), side="right")
 
 
+@dataclass(frozen=True)
+class Sessions:
+    """One entry per session, in (user, day) order."""
+
+    user: np.ndarray  # index into the chunk's users
+    day: np.ndarray
+    start: np.ndarray  # microseconds since the epoch
+    duration: np.ndarray  # seconds
+    ids: np.ndarray
+    cell_key: np.ndarray  # user * days + day of each (user, day) cell with sessions, sorted
+    first_of_cell: np.ndarray  # index of each cell's first session
+
+
+@dataclass(frozen=True)
+class OrderRows:
+    """One entry per order, in (user, day, rank within the day) order."""
+
+    user: np.ndarray
+    day: np.ndarray
+    session: np.ndarray  # the session it was placed in (the day's first)
+    rank: np.ndarray  # 0 for the day's first order
+    is_purchase: np.ndarray
+    refunded: np.ndarray
+    late: np.ndarray
+    time: np.ndarray
+    category: np.ndarray
+    amount: np.ndarray
+    status: np.ndarray
+    ids: np.ndarray
+
+
 def emit_chunk(
     rng: np.random.Generator,
     first_user_id: int,
@@ -128,14 +159,32 @@ def emit_chunk(
     campaigns: tuple[world.Campaign, ...],
     ids: IdCounters,
 ) -> dict[str, pa.Table]:
-    """Rows of every contract table for one chunk; ``ids`` is advanced in place."""
-    n, days = hist.sessions.shape
-    end_us = day0_us + days * DAY_US  # first instant after the window
-    user_ids = first_user_id + np.arange(n, dtype=np.int64)
-    day_start = day0_us + np.arange(days, dtype=np.int64) * DAY_US
-    signup_us = day0_us + pop.signup_day * DAY_US + pop.signup_second * US
+    """Rows of every contract table for one chunk; ``ids`` is advanced in place.
 
-    users = pa.table(
+    The steps draw from ``rng`` in a fixed order (sessions, orders, coupons, events, tickets,
+    reviews): the same seed gives the same bytes.
+    """
+    days = hist.sessions.shape[1]
+    end_us = day0_us + days * DAY_US  # first instant after the window
+    user_ids = first_user_id + np.arange(hist.sessions.shape[0], dtype=np.int64)
+    day_start = day0_us + np.arange(days, dtype=np.int64) * DAY_US
+    users = _users_table(user_ids, day0_us + pop.signup_day * DAY_US + pop.signup_second * US, pop)
+    sessions = _sessions(rng, pop, hist, day_start, ids)
+    orders = _orders(rng, pop, hist, calendar, sessions, day_start, ids)
+    coupons, order_coupon = _coupons(rng, plan, campaigns, orders, user_ids, day0_us, day_start, ids)
+    order_rows = np.lexsort((orders.time, orders.user))
+    return {
+        C.USERS: users,
+        C.ORDERS: _orders_table(orders, user_ids, order_coupon).take(pa.array(order_rows)),
+        C.EVENTS: _events_table(rng, pop, sessions, orders, user_ids, end_us),
+        C.COUPONS: coupons,
+        C.TICKETS: _tickets_table(rng, orders, user_ids, end_us),
+        C.REVIEWS: _reviews_table(rng, orders, user_ids, end_us),
+    }
+
+
+def _users_table(user_ids: np.ndarray, signup_us: np.ndarray, pop: Population) -> pa.Table:
+    return pa.table(
         [
             pa.array(user_ids),
             _ts(signup_us),
@@ -147,7 +196,10 @@ def emit_chunk(
         schema=SCHEMAS[C.USERS],
     )
 
-    # Sessions: one row per session, in (user, day) order.
+
+def _sessions(rng: np.random.Generator, pop: Population, hist: History, day_start: np.ndarray, ids: IdCounters) -> Sessions:
+    """Sessions at random hours of their day (after signup on the signup day), longer for engaged users."""
+    days = hist.sessions.shape[1]
     cell_u, cell_t = np.nonzero(hist.sessions)
     per_cell = hist.sessions[cell_u, cell_t].astype(np.int64)
     s_user = np.repeat(cell_u, per_cell)
@@ -162,14 +214,25 @@ def emit_chunk(
     s_duration = np.clip(np.round(median * np.exp(rng.normal(0.0, 0.8, n_sessions))), 5, 7200)
     session_ids = ids.session + np.arange(n_sessions, dtype=np.int64)
     ids.session += n_sessions
-    first_session_of_cell = np.concatenate([[0], np.cumsum(per_cell)[:-1]])
+    first_of_cell = np.concatenate([[0], np.cumsum(per_cell)[:-1]])
+    return Sessions(s_user, s_day, s_start, s_duration, session_ids, cell_u.astype(np.int64) * days + cell_t, first_of_cell)
 
-    # Orders: purchases then cancellations per (user, day); they happen in the day's first session.
+
+def _orders(
+    rng: np.random.Generator,
+    pop: Population,
+    hist: History,
+    calendar: world.Calendar,
+    sessions: Sessions,
+    day_start: np.ndarray,
+    ids: IdCounters,
+) -> OrderRows:
+    """Purchases then cancellations per (user, day), placed in the day's first session; categories and amounts."""
+    days = hist.sessions.shape[1]
     ordered = hist.paid.astype(np.int64) + hist.cancelled
     o_cell_u, o_cell_t = np.nonzero(ordered)
     per_order_cell = ordered[o_cell_u, o_cell_t]
-    cell_key = cell_u.astype(np.int64) * days + cell_t
-    o_cell_session = first_session_of_cell[np.searchsorted(cell_key, o_cell_u.astype(np.int64) * days + o_cell_t)]
+    o_cell_session = sessions.first_of_cell[np.searchsorted(sessions.cell_key, o_cell_u.astype(np.int64) * days + o_cell_t)]
     o_user = np.repeat(o_cell_u, per_order_cell)
     o_day = np.repeat(o_cell_t, per_order_cell)
     o_session = np.repeat(o_cell_session, per_order_cell)
@@ -178,7 +241,7 @@ def emit_chunk(
     is_purchase = o_rank < hist.paid[o_user, o_day]
     refunded = is_purchase & (o_rank == 0) & hist.refund[o_user, o_day]
     late = is_purchase & (o_rank == 0) & hist.late[o_user, o_day]
-    o_time = s_start[o_session] + (0.9 * s_duration[o_session] * US).astype(np.int64) + o_rank * 60 * US
+    o_time = sessions.start[o_session] + (0.9 * sessions.duration[o_session] * US).astype(np.int64) + o_rank * 60 * US
     # An order belongs to its simulated day (labels and ground truth count days): never past midnight.
     o_time = np.minimum(o_time, day_start[o_day] + DAY_US - 1 - (per_order_cell.max(initial=1) - o_rank) * US)
     category = choose_each(rng, pop.preference[o_user])
@@ -190,8 +253,23 @@ def emit_chunk(
     status = np.where(is_purchase, np.where(refunded, 1, 0), 2)
     order_ids = ids.order + np.arange(n_orders, dtype=np.int64)
     ids.order += n_orders
+    return OrderRows(o_user, o_day, o_session, o_rank, is_purchase, refunded, late, o_time, category, amount, status, order_ids)
 
-    # Coupons: one row per picked user; a treatment coupon is redeemed by the first purchase while valid.
+
+def _coupons(
+    rng: np.random.Generator,
+    plan: CouponPlan,
+    campaigns: tuple[world.Campaign, ...],
+    orders: OrderRows,
+    user_ids: np.ndarray,
+    day0_us: int,
+    day_start: np.ndarray,
+    ids: IdCounters,
+) -> tuple[pa.Table, np.ma.MaskedArray]:
+    """One coupon row per picked user; a treatment coupon is redeemed by the first purchase while it is valid.
+
+    Returns the coupons table and each order's redeemed coupon id (masked where none).
+    """
     c_user, c_campaign, c_control = plan.user, plan.campaign, plan.control
     n_coupons = len(c_user)
     c_day = np.array([campaigns[i].day for i in c_campaign], dtype=np.int64) if n_coupons else np.zeros(0, np.int64)
@@ -199,7 +277,8 @@ def emit_chunk(
     c_issued = day_start[c_day] + (9 * 3600 + rng.integers(0, 3600, n_coupons)) * US
     coupon_ids = ids.coupon + np.arange(n_coupons, dtype=np.int64)
     ids.coupon += n_coupons
-    purchase_idx = np.flatnonzero(is_purchase)
+    o_user, o_time = orders.user, orders.time
+    purchase_idx = np.flatnonzero(orders.is_purchase)
     p_key = o_user[purchase_idx].astype(np.int64) * 10**9 + (o_time[purchase_idx] - day0_us) // US
     order_by_key = np.argsort(p_key, kind="stable")
     p_key, purchase_idx = p_key[order_by_key], purchase_idx[order_by_key]
@@ -209,7 +288,7 @@ def emit_chunk(
     pos_safe = np.minimum(pos, max(len(p_key) - 1, 0))
     if len(p_key):
         cand = purchase_idx[pos_safe]
-        found &= (o_user[cand] == c_user) & (o_day[cand] < c_day + COUPON_VALID_DAYS)
+        found &= (o_user[cand] == c_user) & (orders.day[cand] < c_day + COUPON_VALID_DAYS)
     else:
         cand = np.zeros(n_coupons, dtype=np.int64)
     found &= rng.random(n_coupons) < REDEEM_PROBABILITY
@@ -217,6 +296,7 @@ def emit_chunk(
     redeeming = np.flatnonzero(found)
     _, first = np.unique(cand[redeeming], return_index=True)
     redeeming = redeeming[np.sort(first)]
+    n_orders = len(o_user)
     order_coupon = np.zeros(n_orders, dtype=np.int64)
     has_coupon = np.zeros(n_orders, dtype=bool)
     order_coupon[cand[redeeming]] = coupon_ids[redeeming]
@@ -225,19 +305,6 @@ def emit_chunk(
     redeemed = np.zeros(n_coupons, dtype=bool)
     redeemed_at[redeeming] = o_time[cand[redeeming]]
     redeemed[redeeming] = True
-
-    orders = pa.table(
-        [
-            pa.array(order_ids),
-            pa.array(user_ids[o_user]),
-            _ts(o_time),
-            pa.array(amount),
-            _labels(world.CATEGORY_NAMES, category),
-            _labels(C.ORDER_STATUSES, status),
-            pa.array(order_coupon, mask=~has_coupon),
-        ],
-        schema=SCHEMAS[C.ORDERS],
-    )
     coupons = pa.table(
         [
             pa.array(coupon_ids),
@@ -250,10 +317,30 @@ def emit_chunk(
         ],
         schema=SCHEMAS[C.COUPONS],
     )
+    return coupons, np.ma.MaskedArray(order_coupon, mask=~has_coupon)
 
-    # Events: an optional login, page views sharing the browse time, a search, a cart.
+
+def _orders_table(orders: OrderRows, user_ids: np.ndarray, order_coupon: np.ma.MaskedArray) -> pa.Table:
+    return pa.table(
+        [
+            pa.array(orders.ids),
+            pa.array(user_ids[orders.user]),
+            _ts(orders.time),
+            pa.array(orders.amount),
+            _labels(world.CATEGORY_NAMES, orders.category),
+            _labels(C.ORDER_STATUSES, orders.status),
+            pa.array(order_coupon.data, mask=order_coupon.mask),
+        ],
+        schema=SCHEMAS[C.ORDERS],
+    )
+
+
+def _events_table(rng: np.random.Generator, pop: Population, sessions: Sessions, orders: OrderRows, user_ids: np.ndarray, end_us: int) -> pa.Table:
+    """Per session: an optional login, page views sharing the browse time, a search, a cart (always before an order)."""
+    n_sessions = len(sessions.user)
+    s_user, s_duration = sessions.user, sessions.duration
     order_session = np.zeros(n_sessions, dtype=bool)
-    order_session[o_session] = True
+    order_session[orders.session] = True
     login = rng.random(n_sessions) < pop.login_probability[s_user]
     views = 1 + rng.poisson(np.minimum(4.0, s_duration / 120.0))
     search = rng.random(n_sessions) < 0.45
@@ -261,7 +348,8 @@ def emit_chunk(
     v_session = np.repeat(np.arange(n_sessions), views)
     v_rank = np.arange(len(v_session)) - np.repeat(np.cumsum(views) - views, views)
     v_share = s_duration[v_session] / views[v_session]
-    s_focus, v_category = _browsed_categories(rng.spawn(1)[0], pop, s_user, o_session[o_rank == 0], category[o_rank == 0], v_session)
+    first = orders.rank == 0
+    s_focus, v_category = _browsed_categories(rng.spawn(1)[0], pop, s_user, orders.session[first], orders.category[first], v_session)
     parts = [
         (np.flatnonzero(login), np.zeros(login.sum()), 0, np.full(login.sum(), np.nan)),
         (v_session, (v_rank + 0.5) * v_share, 1, v_share),
@@ -273,39 +361,43 @@ def emit_chunk(
     e_type = np.concatenate([np.full(len(p[0]), p[2]) for p in parts])
     e_duration = np.concatenate([p[3] for p in parts])
     e_category = np.concatenate([np.full(login.sum(), -1), v_category, np.full(search.sum(), -1), s_focus[cart]])
-    e_time = s_start[e_session] + (e_offset * US).astype(np.int64)
+    e_time = sessions.start[e_session] + (e_offset * US).astype(np.int64)
     keep = e_time < end_us
     order_rows = np.lexsort((e_time[keep], s_user[e_session[keep]]))
     sel = np.flatnonzero(keep)[order_rows]
     event_types = (C.EVENT_LOGIN, C.EVENT_PAGE_VIEW, C.EVENT_SEARCH, C.EVENT_ADD_TO_CART)
-    events = pa.table(
+    return pa.table(
         [
             pa.array(user_ids[s_user[e_session[sel]]]),
             _ts(e_time[sel]),
             _labels(event_types, e_type[sel]),
-            pa.array(session_ids[e_session[sel]]),
+            pa.array(sessions.ids[e_session[sel]]),
             pa.array(e_duration[sel], mask=np.isnan(e_duration[sel])),
             _labels(world.CATEGORY_NAMES, e_category[sel], e_category[sel] >= 0),
         ],
         schema=SCHEMAS[C.EVENTS],
     )
 
-    # Tickets: complaints after late deliveries, returns for refunds, inquiries.
-    complaint = (late & (rng.random(n_orders) < COMPLAINT_WHEN_LATE)) | (is_purchase & (rng.random(n_orders) < COMPLAINT_OTHERWISE))
+
+def _tickets_table(rng: np.random.Generator, orders: OrderRows, user_ids: np.ndarray, end_us: int) -> pa.Table:
+    """Complaints after late deliveries (and a few otherwise), returns for refunds, inquiries."""
+    n_orders = len(orders.user)
+    late, refunded = orders.late, orders.refunded
+    complaint = (late & (rng.random(n_orders) < COMPLAINT_WHEN_LATE)) | (orders.is_purchase & (rng.random(n_orders) < COMPLAINT_OTHERWISE))
     inquiry = rng.random(n_orders) < INQUIRY_PROBABILITY
     t_order = np.concatenate([np.flatnonzero(refunded), np.flatnonzero(complaint), np.flatnonzero(inquiry)])
     t_kind = np.concatenate([np.zeros(refunded.sum()), np.ones(complaint.sum()), np.full(inquiry.sum(), 2)]).astype(np.int64)
     delay_days = np.select([t_kind == 0, t_kind == 1], [rng.uniform(2, 10, len(t_kind)), rng.uniform(1, 5, len(t_kind))], rng.uniform(0, 2, len(t_kind)))
-    t_created = o_time[t_order] + (delay_days * DAY_US).astype(np.int64)
+    t_created = orders.time[t_order] + (delay_days * DAY_US).astype(np.int64)
     t_hours = np.exp(np.log(np.where(t_kind == 1, 40.0, 16.0)) + rng.normal(0.0, 1.0, len(t_kind)))
     t_resolved = t_created + (t_hours * 3600 * US).astype(np.int64)
     t_resolved_valid = (rng.random(len(t_kind)) >= UNRESOLVED_SHARE) & (t_resolved < end_us)
     keep = t_created < end_us
-    order_rows = np.lexsort((t_created[keep], o_user[t_order[keep]]))
+    order_rows = np.lexsort((t_created[keep], orders.user[t_order[keep]]))
     sel = np.flatnonzero(keep)[order_rows]
-    tickets = pa.table(
+    return pa.table(
         [
-            pa.array(user_ids[o_user[t_order[sel]]]),
+            pa.array(user_ids[orders.user[t_order[sel]]]),
             _ts(t_created[sel]),
             _labels(C.TICKET_KINDS, t_kind[sel]),
             _ts(t_resolved[sel], t_resolved_valid[sel]),
@@ -313,30 +405,24 @@ def emit_chunk(
         schema=SCHEMAS[C.TICKETS],
     )
 
-    # Reviews: some kept purchases get one; late deliveries get low ratings.
-    reviewed = np.flatnonzero(is_purchase & ~refunded & (rng.random(n_orders) < REVIEW_PROBABILITY))
-    r_created = o_time[reviewed] + (rng.uniform(3, 12, len(reviewed)) * DAY_US).astype(np.int64)
+
+def _reviews_table(rng: np.random.Generator, orders: OrderRows, user_ids: np.ndarray, end_us: int) -> pa.Table:
+    """Some kept purchases get a review; late deliveries get low ratings."""
+    n_orders = len(orders.user)
+    reviewed = np.flatnonzero(orders.is_purchase & ~orders.refunded & (rng.random(n_orders) < REVIEW_PROBABILITY))
+    r_created = orders.time[reviewed] + (rng.uniform(3, 12, len(reviewed)) * DAY_US).astype(np.int64)
     happy = choose_each(rng, np.tile([0.02, 0.03, 0.10, 0.30, 0.55], (len(reviewed), 1)))
     unhappy = choose_each(rng, np.tile([0.35, 0.30, 0.20, 0.15, 0.0], (len(reviewed), 1)))
-    rating = np.where(late[reviewed], unhappy, happy) + 1
+    rating = np.where(orders.late[reviewed], unhappy, happy) + 1
     keep = r_created < end_us
-    reviews = pa.table(
+    return pa.table(
         [
-            pa.array(user_ids[o_user[reviewed[keep]]]),
+            pa.array(user_ids[orders.user[reviewed[keep]]]),
             _ts(r_created[keep]),
             pa.array(rating[keep].astype(np.int64)),
         ],
         schema=SCHEMAS[C.REVIEWS],
     )
-    order_rows = np.lexsort((o_time, o_user))
-    return {
-        C.USERS: users,
-        C.ORDERS: orders.take(pa.array(order_rows)),
-        C.EVENTS: events,
-        C.COUPONS: coupons,
-        C.TICKETS: tickets,
-        C.REVIEWS: reviews,
-    }
 
 
 def _browsed_categories(
