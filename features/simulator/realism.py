@@ -6,7 +6,13 @@ Targets (from the behaviour of real platforms):
   buy in the next 30 days;
 * order amounts are heavy-tailed (99th percentile >= 5x the median) and differ
   by category (largest category median >= 3x the smallest);
-* at least 5 % of the users sign up in every full calendar month of the window.
+* at least 5 % of the users sign up in every full calendar month of the window;
+* the measures of :mod:`features.simulator.difficulty` at the last three
+  month-ends: recency-only ROC-AUC 0.62-0.75, true-probability ROC-AUC at most
+  0.90, 30-day return of 90-day-dormant buyers 2-6 % (the churn rate is
+  reported, without a target);
+* optionally (``with_model``), LightGBM on every feature beats LightGBM on
+  order features by at least 0.03 ROC-AUC (:mod:`features.simulator.activity_signal`).
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from features import contract as C
+from features.simulator import difficulty as D
 from features.simulator.run import P_CHURN, TRUTH_CHURN, TRUTH_COUPON_EFFECT, TRUTH_DIR, EFFECT
 
 SINGLE_ORDER_MIN = 0.40
@@ -44,6 +52,7 @@ class Realism:
     last_day: dt.date
     checks: tuple[Check, ...]
     truth: dict[str, float]
+    reported: dict[str, str]
 
     @property
     def ok(self) -> bool:
@@ -59,7 +68,49 @@ def _purchases(path: Path) -> str:
     )
 
 
-def measure(path: Path, first_day: dt.date, last_day: dt.date) -> Realism:
+def _span(values: list[float], fmt: str) -> str:
+    return f"{min(values):{fmt}}-{max(values):{fmt}}" if values else "n/a"
+
+
+def difficulty_checks(path: Path, first_day: dt.date, last_day: dt.date) -> tuple[list[Check], dict[str, str]]:
+    """The issue-12 checks at the last three month-ends, and the reported (target-free) measures."""
+    per_date = D.measure_difficulty(path, first_day, last_day)
+    dates = f"{len(per_date)} month-ends"
+    ok_dates = len(per_date) == D.DATES
+
+    def check(name: str, values: list[float], fmt: str, target: str, inside) -> Check:
+        finite = [v for v in values if np.isfinite(v)]
+        good = ok_dates and len(finite) == len(values) and all(inside(v) for v in finite)
+        return Check(name, f"{_span(finite, fmt)} at {dates}", target, good)
+
+    lo, hi = D.RECENCY_AUC_RANGE
+    dlo, dhi = D.DORMANT_RETURN_RANGE
+    checks = [
+        check("ROC-AUC of days since the last purchase alone", [m.recency_auc for m in per_date], ".3f", f"{lo:.2f}-{hi:.2f}", lambda v: lo <= v <= hi),
+        check("ROC-AUC of the true probabilities", [m.true_auc for m in per_date], ".3f", f"<= {D.TRUE_AUC_MAX:.2f}", lambda v: v <= D.TRUE_AUC_MAX),
+        check("90-day-dormant buyers buying in the next 30 days", [m.dormant_return for m in per_date], ".1%", f"{dlo:.0%}-{dhi:.0%}", lambda v: dlo <= v <= dhi),
+    ]
+    reported = {
+        "measured at": ", ".join(m.as_of.isoformat() for m in per_date),
+        "churn rate of the scored population": _span([m.churn_rate for m in per_date], ".1%"),
+        "scored population": _span([m.population for m in per_date], ",.0f"),
+    }
+    return checks, reported
+
+
+def activity_check(path: Path, first_day: dt.date, last_day: dt.date) -> Check:
+    """LightGBM on every feature vs on order features only (out of time)."""
+    from features.simulator.activity_signal import MIN_GAIN, measure_activity_signal
+
+    signal = measure_activity_signal(path, first_day, last_day)
+    name = "LightGBM ROC-AUC gain of all features over order features"
+    if signal is None:
+        return Check(name, "fewer than three month-ends", f">= {MIN_GAIN:.2f}", False)
+    value = f"{signal.gain:+.3f} ({signal.full_auc:.3f} vs {signal.orders_auc:.3f}, on {signal.test_date})"
+    return Check(name, value, f">= {MIN_GAIN:.2f}", signal.gain >= MIN_GAIN)
+
+
+def measure(path: Path, first_day: dt.date, last_day: dt.date, *, with_model: bool = False) -> Realism:
     """Measure the realism targets on the dataset at ``path`` simulated over [first_day, last_day]."""
     path = Path(path)
     con = duckdb.connect()
@@ -132,6 +183,11 @@ def measure(path: Path, first_day: dt.date, last_day: dt.date) -> Realism:
     else:
         checks.append(Check("users signing up in each full month", "no full month in the window", f">= {MONTHLY_SIGNUP_MIN:.0%}", False))
 
+    more, reported = difficulty_checks(path, first_day, last_day)
+    checks.extend(more)
+    if with_model:
+        checks.append(activity_check(path, first_day, last_day))
+
     truth = {}
     churn_file = path / TRUTH_DIR / f"{TRUTH_CHURN}.parquet"
     effect_file = path / TRUTH_DIR / f"{TRUTH_COUPON_EFFECT}.parquet"
@@ -139,4 +195,4 @@ def measure(path: Path, first_day: dt.date, last_day: dt.date) -> Realism:
         truth["mean true p_churn"] = con.execute(f"SELECT avg({P_CHURN}) FROM read_parquet('{churn_file}')").fetchone()[0] or float("nan")
     if effect_file.exists():
         truth["mean true coupon effect"] = con.execute(f"SELECT avg({EFFECT}) FROM read_parquet('{effect_file}')").fetchone()[0] or float("nan")
-    return Realism(counts=counts, first_day=first_day, last_day=last_day, checks=tuple(checks), truth=truth)
+    return Realism(counts=counts, first_day=first_day, last_day=last_day, checks=tuple(checks), truth=truth, reported=reported)

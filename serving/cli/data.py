@@ -77,7 +77,8 @@ def print_realism(config, result) -> bool:
     """The simulated tables' row counts, the realism checks and the ground truth's dates; whether every check passed."""
     from features.simulator.realism import measure
 
-    realism = measure(result.out, config.start, config.end)
+    with err.status("measuring the realism targets (LightGBM with and without activity features)"):
+        realism = measure(result.out, config.start, config.end, with_model=True)
     counts = Table(title=f"simulated dataset in {result.out}")
     counts.add_column("table")
     counts.add_column("rows", justify="right")
@@ -92,6 +93,7 @@ def print_realism(config, result) -> bool:
     for c in realism.checks:
         checks.add_row(c.name, c.value, c.target, "[green]ok[/]" if c.ok else "[red]missed[/]")
     out.print(checks)
+    out.print("; ".join(f"{k}: {v}" for k, v in realism.reported.items()))
     truth = ", ".join(f"{k} {v:.3f}" for k, v in realism.truth.items())
     dates = f"{result.truth_dates[0]} .. {result.truth_dates[-1]}" if result.truth_dates else "none (window too short)"
     out.print(f"ground truth in {result.out / 'truth'}: {len(result.truth_dates)} month-ends ({dates}); {truth}")
