@@ -73,12 +73,15 @@ def run_simulation(users: int, days: int, start: dt.date, seed: int, out_dir: Pa
     return config, result, time.perf_counter() - started
 
 
-def print_realism(config, result) -> bool:
-    """The simulated tables' row counts, the realism checks and the ground truth's dates; whether every check passed."""
+def print_realism(config, result, with_model: bool = True) -> bool:
+    """The simulated tables' row counts, the realism checks and the ground truth's dates; whether every check passed.
+
+    with_model: also train LightGBM with and without the activity features (tens of seconds at 20k users).
+    """
     from features.simulator.realism import measure
 
-    with err.status("measuring the realism targets (LightGBM with and without activity features)"):
-        realism = measure(result.out, config.start, config.end, with_model=True)
+    with err.status("measuring the realism targets" + (" (LightGBM with and without activity features)" if with_model else "")):
+        realism = measure(result.out, config.start, config.end, with_model=with_model)
     counts = Table(title=f"simulated dataset in {result.out}")
     counts.add_column("table")
     counts.add_column("rows", justify="right")

@@ -77,7 +77,7 @@ def prepare_dataset(data: Path, users: int, days: int, seed: int):
         out.print(f"reusing the simulated dataset in {data} (delete it to simulate again)")
     else:
         config, result, seconds = run_simulation(users, days, DEFAULT_START, seed, data, overwrite=True)
-        print_realism(config, result)
+        print_realism(config, result, with_model=False)  # the demo needs the data, not the model check
         out.print(f"simulated {users:,} users over {days} days in {seconds:.1f} s")
     dataset = load_dataset(data)
     out.print(summary_table(dataset.summary()))
