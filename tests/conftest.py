@@ -104,7 +104,7 @@ def service_workspace(tmp_path_factory) -> ServiceWorkspace:
         bundle_tag="",
     )
     with ws.mlflow():
-        trained = train(load_dataset(data), TrainConfig(as_of=SERVICE_AS_OF, snapshots=2, max_rounds=100, experiment="service", activation=False))
+        trained = train(load_dataset(data), TrainConfig(as_of=SERVICE_AS_OF, snapshots=3, max_rounds=100, experiment="service", activation=False))
         if not trained.results[0].decision.promoted:  # 1,500 users are too few for the promotion gate; the service needs a champion
             promote("churn", trained.results[0].version)
         run_nightly(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, create_model
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError, create_model, model_validator
 
 from features import contract as C
 from features.asof import parse_as_of
@@ -32,6 +32,7 @@ from features.errors import ConfigError
 from features.labels import ACTIVATION, CHURN
 from serving.batch.scoring import BAND, PERCENTILE, PROBABILITY, REASONS, SEGMENTS, TOP_CATEGORY, VALUE_AT_RISK
 from serving.crm.lists import CHANGE, PREVIOUS_BAND, PREVIOUS_PROBABILITY, RANK, ActivationPolicy, ListFilter
+from serving.api.suggest import EXTRA, with_suggestions
 from serving.crm.targeting import ACTION, EXPECTED_VALUE, CouponPolicy
 
 MAX_USER_IDS = 1000  # user ids per by-id request
@@ -66,9 +67,19 @@ Text = Annotated[BoundedText, BeforeValidator(_text)]
 
 
 class Strict(BaseModel):
-    """Requests: unknown fields are errors; numbers must be finite."""
+    """Requests: unknown fields are errors naming the closest valid one; numbers must be finite."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _suggest_unknown_fields(cls, data: object, handler):
+        try:
+            return handler(data)
+        except ValidationError as e:
+            if not any(d["type"] == EXTRA for d in e.errors()):
+                raise
+            raise with_suggestions(cls, e) from None
 
 
 def _as_of(value: object) -> str:

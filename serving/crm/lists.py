@@ -27,7 +27,7 @@ from typing import Annotated
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from features import contract as C
 from features.catalog import AS_OF, USER_ID
@@ -68,7 +68,8 @@ class ListFilter(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    bands: tuple[Segment, ...] = Field((), max_length=MAX_SEGMENT_VALUES)
+    # "band" as the CLI's --band calls it, "bands" as the API always has
+    bands: tuple[Segment, ...] = Field((), max_length=MAX_SEGMENT_VALUES, validation_alias=AliasChoices("bands", "band"))
     member_tier: tuple[Segment, ...] = Field((), max_length=MAX_SEGMENT_VALUES)
     city_tier: tuple[Segment, ...] = Field((), max_length=MAX_SEGMENT_VALUES)
     region: tuple[Segment, ...] = Field((), max_length=MAX_SEGMENT_VALUES)

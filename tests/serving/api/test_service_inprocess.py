@@ -186,14 +186,14 @@ def test_raw_rows_need_an_as_of_and_a_later_signup_is_not_found(api, service_wor
 def test_at_risk_list_pages_equal_the_library_list(api, service_workspace, nightly):
     from serving.crm.lists import ListFilter, at_risk_list
 
-    filters = {"bands": ["high", "medium"], "member_tier": ["gold", "regular"], "top": 150}
+    filters = {"bands": ["high", "medium"], "member_tier": ["gold", "regular"], "top": 120}
     want = at_risk_list(nightly.reset_index(drop=True), ListFilter(**filters), pd.Timestamp("2025-09-01"))
     got = []
     for offset in (0, 100):
         response = api.post("/lists/at_risk", json={"filters": filters, "offset": offset, "limit": 100})
         assert response.status_code == 200, response.text
         body = response.json()
-        assert body["total"] == len(want) == 150 and body["model_version"] == "1" and body["as_of"] == "2025-08-31"
+        assert body["total"] == len(want) == 120 and body["model_version"] == "1" and body["as_of"] == "2025-08-31"
         got += body["rows"]
     assert [r["rank"] for r in got] == want["rank"].tolist()
     assert [r[USER_ID] for r in got] == want[USER_ID].astype(str).tolist()
@@ -228,6 +228,13 @@ def test_bad_list_requests_are_400_with_the_field_or_value(api):
     assert no_budget.status_code == 400 and "policy.budget" in no_budget.json()["error"]
     too_far = api.post("/lists/at_risk", json={"as_of": "2025-07-31"})
     assert too_far.status_code == 404 and "as of 2025-07-31" in too_far.json()["error"]
+    misspelt = api.post("/lists/at_risk", json={"filters": {"bandz": ["high"]}, "limt": 5})
+    assert misspelt.status_code == 400
+    said = misspelt.json()["error"]
+    assert "filters.bandz: unknown field; did you mean bands?" in said and "limt: unknown field; did you mean limit?" in said
+    assert {d["type"] for d in misspelt.json()["detail"]} == {"extra_forbidden"}
+    cli_name = api.post("/lists/at_risk", json={"filters": {"band": ["high"]}, "limit": 3})
+    assert cli_name.status_code == 200 and {r["risk_band"] for r in cli_name.json()["rows"]} <= {"high"}
 
 
 def test_activation_list_from_published_activation_scores(api, service_workspace, nightly):
