@@ -11,6 +11,7 @@ import pytest
 from features.build import memtables
 from features.catalog import USER_ID
 from features.contract import ORDERS, USERS, Orders, Users
+from features.definition import ORDERS_ONLY
 from features.errors import ConfigError
 from features.labels import churn_population
 from features.validation import load_dataset
@@ -37,7 +38,7 @@ def test_tables_on_another_engine_are_refused():
     )
     tables = memtables({USERS: users, ORDERS: orders})
     with pytest.raises(ConfigError, match="pyspark backend; these are on duckdb"):
-        spark_score_rows(tables, AS_OF, churn_population(tables, AS_OF), ChurnClassifier())
+        spark_score_rows(tables, AS_OF, churn_population(tables, AS_OF, ORDERS_ONLY), ChurnClassifier())
 
 
 @pytest.fixture(scope="module")
