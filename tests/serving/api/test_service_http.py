@@ -193,7 +193,7 @@ def test_a_list_pull_writes_one_audit_record(server, service_workspace):
     assert len(lines) == before + 1
     record = json.loads(lines[-1])
     assert record["caller"] == "crm-team" and record["endpoint"] == "lists/at_risk" and record["rows"] == 20
-    assert record["request"] == {"as_of": None, "filters": {"bands": ["high"], "channel": [], "city_tier": [], "member_tier": [], "region": [], "top": None}, "limit": 20, "offset": 10}
+    assert record["request"] == {"as_of": None, "filters": {"bands": ["high"], "channel": [], "city_tier": [], "member_tier": [], "region": [], "top": None, "new_since": None}, "limit": 20, "offset": 10}
     assert record["model_version"] == "1" and record["service_models"] == {"churn": "churn v1"}
     assert set(record) == {"time", "caller", "endpoint", "request", "rows", "total", "as_of", "model_name", "model_version", "service_models"}
     users = {row["user_id"] for row in response.json()["rows"]}
